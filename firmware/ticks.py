@@ -1,0 +1,36 @@
+"""Millisecond tick arithmetic with the board's period.
+
+Boards wrap `time.ticks_ms()` at 2**30 (about 12.4 days); the Unix port wraps at 2**62, so raw
+subtraction passes on the host and fails in the field. All firmware time goes through these
+functions, and every clock the HAL hands out (board or emulated) lives in [0, PERIOD).
+"""
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+PERIOD = const(1 << 30)
+_MASK = const((1 << 30) - 1)
+_HALF = const(1 << 29)
+
+
+def add(t, delta):
+    """t + delta on the wrapping counter."""
+    return (t + delta) & _MASK
+
+
+def diff(a, b):
+    """Signed a - b on the wrapping counter, in (-PERIOD/2, PERIOD/2]."""
+    d = (a - b) & _MASK
+    if d > _HALF:
+        d -= PERIOD
+    return d
+
+
+def reached(now, deadline):
+    """True when `now` is at or past `deadline`."""
+    return diff(now, deadline) >= 0
