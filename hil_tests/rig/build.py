@@ -11,6 +11,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +47,13 @@ def build_firmware(out_root: Path | None = None) -> Path:
         digest.update(p.name.encode())
         digest.update(p.read_bytes())
     out = (out_root or ROOT / "build") / f"firmware-{digest.hexdigest()[:12]}"
-    pkg = out / "firmware"
     if (out / ".done").exists():
         return out
-    if pkg.exists():
-        shutil.rmtree(pkg)
-    pkg.mkdir(parents=True)
+    # build beside, then rename into place: parallel test runs never see a half-built tree
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    pkg = tmp / "firmware"
+    pkg.mkdir()
     mpy_cross = tool("mpy-cross")
     for p in srcs:
         if p.name in _SOURCE_ONLY or p.name == "__init__.py":
@@ -64,5 +66,9 @@ def build_firmware(out_root: Path | None = None) -> Path:
         )
         if r.returncode != 0:
             raise BuildError(f"mpy-cross failed on {p}:\n{r.stdout}{r.stderr}")
-    (out / ".done").write_text("ok\n")
+    (tmp / ".done").write_text("ok\n")
+    try:
+        tmp.rename(out)
+    except OSError:  # another run finished first; theirs is identical
+        shutil.rmtree(tmp, ignore_errors=True)
     return out

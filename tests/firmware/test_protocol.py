@@ -1,0 +1,325 @@
+# Runs on CPython (pytest) and on MicroPython (mprun.py): plain functions and asserts only.
+import binascii
+import random
+import struct
+
+from mpcompat import raises
+
+from firmware import protocol as P
+
+# (decoded, COBS-encoded without the delimiter): the examples of Cheshire & Baker's paper as
+# listed on Wikipedia, including the 254-byte block edge cases.
+COBS_VECTORS = [
+    (b"", b"\x01"),
+    (b"\x00", b"\x01\x01"),
+    (b"\x00\x00", b"\x01\x01\x01"),
+    (b"\x00\x11\x00", b"\x01\x02\x11\x01"),
+    (b"\x11\x22\x00\x33", b"\x03\x11\x22\x02\x33"),
+    (b"\x11\x22\x33\x44", b"\x05\x11\x22\x33\x44"),
+    (b"\x11\x00\x00\x00", b"\x02\x11\x01\x01\x01"),
+    (bytes(range(1, 255)), b"\xff" + bytes(range(1, 255))),
+    (bytes(range(0, 255)), b"\x01\xff" + bytes(range(1, 255))),
+    (bytes(range(1, 256)), b"\xff" + bytes(range(1, 255)) + b"\x02\xff"),
+    (bytes(range(2, 256)) + b"\x00", b"\xff" + bytes(range(2, 256)) + b"\x01\x01"),
+    (bytes(range(3, 256)) + b"\x00\x01", b"\xfe" + bytes(range(3, 256)) + b"\x02\x01"),
+]
+
+# HEARTBEAT, seq 7, t_ms 1234, as it goes on the wire with the current SCHEMA.
+HEARTBEAT_FRAME = b"\x07\x01\xa1\xa2hG\x01\x02\x07\x01\x07\x04\xd2\xa1+|t\x00"
+
+
+def _raw_frame(version, schema_hash, mtype, seq, payload):
+    """A frame built by hand (not by P.encode), so tests can break one field at a time."""
+    body = struct.pack(">BIBH", version, schema_hash, mtype, seq) + payload
+    return body + struct.pack(">I", binascii.crc32(body) & 0xFFFFFFFF)
+
+
+def _rng(seed):
+    """A seeded generator: an instance on CPython, the module on MicroPython (no Random)."""
+    if hasattr(random, "Random"):
+        return random.Random(seed)
+    random.seed(seed)
+    return random
+
+
+def _wire(raw):
+    return P.cobs_encode(raw) + b"\x00"
+
+
+def test_cobs_known_vectors():
+    for plain, encoded in COBS_VECTORS:
+        assert P.cobs_encode(plain) == encoded, plain
+        assert P.cobs_decode(encoded) == plain, encoded
+
+
+def test_cobs_decode_accepts_trailing_empty_block():
+    # Other encoders close a full 254-byte final block with an extra 0x01; same data.
+    assert P.cobs_decode(b"\xff" + bytes(range(1, 255)) + b"\x01") == bytes(range(1, 255))
+
+
+def test_cobs_decode_rejects_bad_codes():
+    raises(ValueError, P.cobs_decode, b"\x05\x11\x22")  # block runs past the end
+    raises(ValueError, P.cobs_decode, b"\x02\x11\x00\x01")  # zero inside the encoding
+    raises(ValueError, P.cobs_decode, b"\x00")
+
+
+def test_cobs_round_trip_random():
+    rnd = _rng(7)
+    for _ in range(150):
+        n = rnd.randint(0, 700)
+        zeros = rnd.randint(0, 3)  # from none to many zero bytes
+        data = bytes(0 if rnd.randint(0, 3) < zeros else rnd.randint(1, 255) for _ in range(n))
+        enc = P.cobs_encode(data)
+        assert enc.find(b"\x00") < 0
+        assert len(enc) <= n + n // 254 + 1
+        assert P.cobs_decode(enc) == data
+
+
+def test_schema_hash_is_pinned():
+    # Changing SCHEMA changes every frame on the wire: update this literal deliberately.
+    assert P.SCHEMA_HASH == binascii.crc32(P.SCHEMA.encode()) & 0xFFFFFFFF
+    assert P.SCHEMA_HASH == 0xA1A26847
+
+
+def test_schema_names_every_code():
+    for table, prefix in (
+        (P.MODE_NAMES, "mode"),
+        (P.CMD_NAMES, "cmd"),
+        (P.ACK_NAMES, "ack"),
+        (P.EVENT_NAMES, "ev"),
+    ):
+        section = [s for s in P.SCHEMA.split(";") if s.startswith(prefix + " ")][0]
+        for code, name in table.items():
+            assert f" {code} {name} " in section + " ", (prefix, code, name)
+    for code, name in P.TYPE_NAMES.items():
+        assert f";{code} {name} " in P.SCHEMA
+    assert f";max {P.MAX_FRAME};" in P.SCHEMA  # a peer with other frame limits differs too
+
+
+def test_constants_match_the_contract():
+    assert (P.VERSION, P.T_HEARTBEAT, P.T_STATE, P.T_DETECTORS) == (1, 1, 2, 3)
+    assert (P.T_EVENT, P.T_COMMAND, P.T_ACK) == (4, 5, 6)
+    assert (P.MODE_STARTUP, P.MODE_REMOTE, P.MODE_LOCAL, P.MODE_FLASH) == (0, 1, 2, 3)
+    assert (P.CMD_HOLD, P.CMD_SWITCH, P.CMD_CLEAR) == (1, 2, 3)
+    assert (P.ACK_OK, P.ACK_REFUSED, P.ACK_UNKNOWN, P.ACK_MALFORMED) == (0, 1, 2, 3)
+    assert (P.EV_BOOT, P.EV_MODE, P.EV_FAULT, P.EV_LINK_UP) == (1, 2, 3, 4)
+    assert (P.EV_LINK_DOWN, P.EV_DETECTOR, P.EV_REFUSED) == (5, 6, 7)
+    assert P.MODE_NAMES[P.MODE_LOCAL] == "local" and P.EVENT_NAMES[P.EV_LINK_UP] == "link_up"
+
+
+def test_known_frame_exact_bytes():
+    frame = P.encode(P.T_HEARTBEAT, 7, P.pack_heartbeat(1234))
+    assert frame == HEARTBEAT_FRAME
+    raw = P.cobs_decode(frame[:-1])
+    assert raw[:8] == b"\x01\xa1\xa2\x68\x47\x01\x00\x07"  # version, schema, type, seq
+    assert raw[8:12] == b"\x00\x00\x04\xd2"  # 1234 big-endian
+    assert raw[12:] == struct.pack(">I", binascii.crc32(raw[:12]) & 0xFFFFFFFF)
+    assert P.Decoder().feed(HEARTBEAT_FRAME) == [(P.T_HEARTBEAT, 7, b"\x00\x00\x04\xd2")]
+
+
+def test_payload_layouts_exact_bytes():
+    assert P.pack_state(P.MODE_REMOTE, 1, 5000, "rrGG") == b"\x01\x01\x00\x00\x13\x88rrGG"
+    assert P.pack_detectors(9, [(3, 250, 1), (65537, 0, 0)]) == (
+        b"\x00\x00\x00\x09\x02" + b"\x00\x03\x00\xfa\x01" + b"\x00\x01\x00\x00\x00"
+    )
+    assert P.pack_event(P.EV_FAULT, 2, "conflict") == b"\x03\x00\x00\x00\x02conflict"
+    assert P.pack_command(P.CMD_SWITCH, 1) == b"\x02\x01"
+    assert P.pack_ack(300, P.ACK_REFUSED, "min") == b"\x01\x2c\x01min"
+
+
+def test_round_trip_every_message_type():
+    cases = [
+        (P.T_HEARTBEAT, P.pack_heartbeat(123456), P.unpack_heartbeat, (123456,)),
+        (P.T_STATE, P.pack_state(2, 255, 40000, "GGrr"), P.unpack_state, (2, 255, 40000, "GGrr")),
+        (P.T_STATE, P.pack_state(0, None, 0, "ffff"), P.unpack_state, (0, 255, 0, "ffff")),
+        (
+            P.T_DETECTORS,
+            P.pack_detectors(77, [(1, 2, 1), (65535, 1000, 0)]),
+            P.unpack_detectors,
+            (77, [(1, 2, 1), (65535, 1000, 0)]),
+        ),
+        (P.T_DETECTORS, P.pack_detectors(5, []), P.unpack_detectors, (5, [])),
+        (P.T_EVENT, P.pack_event(6, 9, "det 2 stuck"), P.unpack_event, (6, 9, "det 2 stuck")),
+        (P.T_EVENT, P.pack_event(1, 0), P.unpack_event, (1, 0, "")),
+        (P.T_COMMAND, P.pack_command(2, 3), P.unpack_command, (2, 3)),
+        (P.T_ACK, P.pack_ack(65535, 0, "ok"), P.unpack_ack, (65535, 0, "ok")),
+    ]
+    d = P.Decoder()
+    stream = b"".join(P.encode(t, i, payload) for i, (t, payload, _, _) in enumerate(cases))
+    got = d.feed(stream)
+    assert len(got) == len(cases)
+    for i, (mtype, seq, payload) in enumerate(got):
+        t, _, unpack, want = cases[i]
+        assert (mtype, seq) == (t, i)
+        assert tuple(unpack(payload)) == tuple(want), (unpack(payload), want)
+    assert d.frames == len(cases) and d.dropped == 0
+
+
+def test_link_pair_conversation():
+    # Gateway and controller, each with its own Decoder, talking over one stream per direction.
+    ctl, gw = P.Decoder(), P.Decoder()
+    up = P.encode(P.T_HEARTBEAT, 0, P.pack_heartbeat(1000))
+    up += P.encode(P.T_STATE, 1, P.pack_state(P.MODE_LOCAL, 0, 800, "GGrr"))
+    assert [m[0] for m in gw.feed(up)] == [P.T_HEARTBEAT, P.T_STATE]
+
+    down = P.encode(P.T_HEARTBEAT, 40, P.pack_heartbeat(555))
+    down += P.encode(P.T_COMMAND, 41, P.pack_command(P.CMD_SWITCH, 1))
+    msgs = ctl.feed(down)
+    assert msgs[0] == (P.T_HEARTBEAT, 40, P.pack_heartbeat(555))
+    mtype, seq, payload = msgs[1]
+    assert mtype == P.T_COMMAND and P.unpack_command(payload) == (P.CMD_SWITCH, 1)
+
+    answer = P.encode(P.T_ACK, 2, P.pack_ack(seq, P.ACK_OK, ""))
+    answer += P.encode(P.T_EVENT, 3, P.pack_event(P.EV_MODE, 1100, "remote"))
+    (a, e) = gw.feed(answer)
+    assert P.unpack_ack(a[2]) == (41, P.ACK_OK, "")
+    assert P.unpack_event(e[2]) == (P.EV_MODE, 1100, "remote")
+    assert (ctl.frames, gw.frames, ctl.dropped, gw.dropped) == (2, 4, 0, 0)
+
+
+def _stream(n):
+    frames = []
+    for i in range(n):
+        signals = "GGrr" if i % 2 else "r\x00y\x00"[: 1 + i % 4]  # some payloads hold zeros
+        frames.append((P.T_STATE, i, P.pack_state(1, i % 3, i * 1000, signals)))
+    return frames, b"".join(P.encode(t, s, p) for t, s, p in frames)
+
+
+def test_feed_one_byte_at_a_time():
+    frames, stream = _stream(12)
+    d = P.Decoder()
+    got = []
+    for i in range(len(stream)):
+        got += d.feed(stream[i : i + 1])
+    assert got == frames
+    assert d.dropped == 0
+
+
+def test_feed_random_chunks():
+    frames, stream = _stream(40)
+    rnd = _rng(11)
+    for _ in range(20):
+        d = P.Decoder()
+        got = []
+        i = 0
+        while i < len(stream):
+            k = rnd.randint(0, 40)
+            got += d.feed(bytearray(stream[i : i + k]))
+            i += k
+        assert got == frames
+        assert d.frames == 40 and d.dropped == 0
+
+
+def _bad_frames():
+    hb = P.pack_heartbeat(5)
+    good = _raw_frame(P.VERSION, P.SCHEMA_HASH, P.T_HEARTBEAT, 3, hb)
+    flipped = bytearray(good)
+    flipped[9] ^= 0x40
+    bad_code = bytearray(_wire(good))
+    bad_code[0] = 0xFE  # first block now runs past the end of the frame
+    return [
+        ("cobs", bytes(bad_code)),
+        ("crc", _wire(bytes(flipped))),
+        ("short", _wire(good[:11])),
+        ("short", b"\x01\x00"),
+        ("version", _wire(_raw_frame(2, P.SCHEMA_HASH, P.T_HEARTBEAT, 3, hb))),
+        ("schema", _wire(_raw_frame(1, P.SCHEMA_HASH ^ 1, P.T_HEARTBEAT, 3, hb))),
+        # over MAX_FRAME once decoded, though short enough to buffer (zeros encode 1:1)
+        ("long", _wire(_raw_frame(1, P.SCHEMA_HASH, P.T_EVENT, 3, bytes(P.MAX_FRAME)))),
+        # too long to even buffer
+        ("long", _wire(_raw_frame(1, P.SCHEMA_HASH, P.T_EVENT, 3, b"x" * 400))),
+    ]
+
+
+def test_corrupted_frames_counted_by_reason_and_next_frame_decodes():
+    after = P.encode(P.T_COMMAND, 9, P.pack_command(P.CMD_HOLD, 0))
+    for reason, bad in _bad_frames():
+        d = P.Decoder()
+        assert d.feed(bad + after) == [(P.T_COMMAND, 9, b"\x01\x00")], reason
+        assert d.errors[reason] == 1, (reason, d.errors)
+        assert d.dropped == 1 and d.frames == 1, (reason, d.errors)
+
+
+def test_version_and_schema_mismatch_refused_even_with_a_good_crc():
+    d = P.Decoder()
+    hb = P.pack_heartbeat(1)
+    assert d.feed(_wire(_raw_frame(2, P.SCHEMA_HASH, P.T_HEARTBEAT, 1, hb))) == []
+    assert d.feed(_wire(_raw_frame(1, 0x12345678, P.T_HEARTBEAT, 1, hb))) == []
+    assert d.errors["version"] == 1 and d.errors["schema"] == 1 and d.frames == 0
+
+
+def test_garbage_without_delimiter_is_bounded_and_counted_once():
+    d = P.Decoder()
+    for _ in range(100):
+        assert d.feed(b"\x55" * 100) == []
+    assert d.errors["long"] == 1
+    assert len(d._raw) <= P.MAX_FRAME + P.MAX_FRAME // 254 + 1  # memory stayed fixed
+    good = P.encode(P.T_HEARTBEAT, 1, P.pack_heartbeat(2))
+    # the garbage ends at the first delimiter, which ends the good frame's bytes too:
+    assert d.feed(good + good) == [(P.T_HEARTBEAT, 1, P.pack_heartbeat(2))]
+    assert d.errors["long"] == 1 and d.dropped == 1
+
+
+def test_garbage_before_first_delimiter_costs_one_frame():
+    d = P.Decoder()
+    good = P.encode(P.T_HEARTBEAT, 1, P.pack_heartbeat(2))
+    assert d.feed(b"\x13\x37" + good + good) == [(P.T_HEARTBEAT, 1, P.pack_heartbeat(2))]
+    assert d.dropped == 1
+    assert d.feed(b"\x00\x00") == [] and d.dropped == 1  # empty frames are not errors
+
+
+def test_smaller_decoder_limit():
+    d = P.Decoder(max_frame=20)
+    assert d.feed(P.encode(P.T_HEARTBEAT, 1, P.pack_heartbeat(2))) != []
+    assert d.feed(P.encode(P.T_EVENT, 2, P.pack_event(1, 2, "x" * 20))) == []
+    assert d.errors["long"] == 1
+    raises(ValueError, P.Decoder, 11)
+
+
+def test_biggest_messages_fit_a_frame():
+    ev = P.pack_event(P.EV_FAULT, 1, "why " * 100)
+    assert len(ev) == P.MAX_FRAME - 12
+    ack = P.pack_ack(1, P.ACK_REFUSED, "no" * 200)
+    assert len(ack) == P.MAX_FRAME - 12
+    rows = [(i, i, i & 1) for i in range(P.MAX_DETECTORS)]
+    det = P.pack_detectors(1, rows)
+    d = P.Decoder()
+    stream = P.encode(P.T_EVENT, 1, ev) + P.encode(P.T_ACK, 2, ack) + P.encode(3, 3, det)
+    got = d.feed(stream)
+    assert [g[2] for g in got] == [ev, ack, det]
+    assert P.unpack_event(got[0][2])[2] == ("why " * 100)[: P.MAX_FRAME - 17]
+    assert P.unpack_detectors(got[2][2]) == (1, rows)
+
+
+def test_oversized_input_raises():
+    raises(ValueError, P.encode, P.T_EVENT, 1, bytes(P.MAX_FRAME - 11))
+    raises(ValueError, P.encode, 256, 1, b"")
+    raises(ValueError, P.pack_detectors, 1, [(0, 0, 0)] * (P.MAX_DETECTORS + 1))
+    raises(ValueError, P.pack_state, 1, 0, 0, "G" * 300)
+    raises(ValueError, P.pack_state, 1, 0, 0, "G\u00e9")
+
+
+def test_pack_clamps_and_masks_fields():
+    _, rows = P.unpack_detectors(P.pack_detectors(0, [(65536 + 5, 1500, 7), (1, -3, 0)]))
+    assert rows == [(5, 1000, 1), (1, 0, 0)]
+    assert P.unpack_state(P.pack_state(1, 2, -5, "r")) == (1, 2, 0, "r")
+    assert P.unpack_state(P.pack_state(1, 2, 1 << 40, "r"))[2] == 0xFFFFFFFF
+    assert P.unpack_heartbeat(P.pack_heartbeat((1 << 32) + 9)) == (9,)
+    assert P.unpack_ack(P.pack_ack(65536 + 4, 1, "x")) == (4, 1, "x")
+    assert P.unpack_event(P.pack_event(1, 0, "caf\u00e9")) == (1, 0, "caf??")
+    frame = P.encode(P.T_HEARTBEAT, 65536 + 3, P.pack_heartbeat(0))
+    assert P.Decoder().feed(frame)[0][1] == 3
+
+
+def test_unpack_wrong_length_raises():
+    raises(ValueError, P.unpack_heartbeat, b"\x00\x00\x00")
+    raises(ValueError, P.unpack_heartbeat, b"\x00" * 5)
+    raises(ValueError, P.unpack_state, b"\x00" * 5)
+    raises(ValueError, P.unpack_detectors, b"\x00" * 4)
+    raises(ValueError, P.unpack_detectors, b"\x00\x00\x00\x00\x02" + b"\x00" * 9)
+    raises(ValueError, P.unpack_detectors, b"\x00\x00\x00\x00\x01" + b"\x00" * 6)
+    raises(ValueError, P.unpack_event, b"\x01\x00\x00\x00")
+    raises(ValueError, P.unpack_command, b"\x01")
+    raises(ValueError, P.unpack_command, b"\x01\x02\x03")
+    raises(ValueError, P.unpack_ack, b"\x00\x01")
+    raises(ValueError, P.unpack_ack, b"\x00\x01\x00\xff")  # text must be ASCII
