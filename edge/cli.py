@@ -1,0 +1,153 @@
+"""The `greenwave` command: config validate/example, record check, demo."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from importlib import metadata
+
+from edge import config, factories, safety
+from edge.model import ConfigError
+from edge.record import RecordError, read_record
+
+
+def _version() -> str:
+    try:
+        return metadata.version("greenwave")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _config_validate(args) -> int:
+    try:
+        ix = config.load(args.file)
+    except ConfigError as e:
+        for p in e.problems:
+            print(f"{args.file}: {p}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"ok: {ix.id}, {len(ix.groups)} groups, {len(ix.phases)} phases")
+    return 0
+
+
+def _config_example(args) -> int:
+    sys.stdout.write(factories.example_toml(args.name))
+    return 0
+
+
+def _record_check(args) -> int:
+    try:
+        headers, rows = read_record(args.file)
+        found = safety.check_rows(headers, rows, source=args.file)
+    except RecordError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 2
+    bad = 0
+    for ident, violations in found.items():
+        for v in violations:
+            print(f"{ident}: {v}")
+            bad += 1
+    if bad:
+        print(f"{args.file}: {bad} safety violation(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(headers)} intersection(s), {len(rows)} signal changes, no violations")
+    return 0
+
+
+def _demo_unavailable(reason):
+    def run(args) -> int:
+        print(f"greenwave demo is unavailable: {reason}", file=sys.stderr)
+        return 1
+
+    return run
+
+
+def _run_demo(args) -> int:
+    # Imported only when the demo runs: it pulls in the broker, the rig and the gateway.
+    return importlib.import_module("edge.demo").run(args)
+
+
+def _add_demo(sub) -> None:
+    try:
+        demo = importlib.import_module("edge.demo")
+    except ImportError as e:
+        reason = str(e) or type(e).__name__
+        p = sub.add_parser(
+            "demo",
+            help="run the demo (unavailable)",
+            description=f"The demo is unavailable: {reason}",
+        )
+        p.set_defaults(func=_demo_unavailable(reason))
+        return
+    p = sub.add_parser("demo", help="run an intersection demo", description=demo.__doc__)
+    demo.add_arguments(p)
+    p.set_defaults(func=_run_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `greenwave` command."""
+    parser = argparse.ArgumentParser(
+        prog="greenwave",
+        description="Greenwave: open toolkit for the edge of smart intersections.",
+    )
+    parser.add_argument("--version", action="version", version=f"greenwave {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cfg = sub.add_parser("config", help="check and start intersection configs (TOML)")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
+    p = cfg_sub.add_parser(
+        "validate",
+        help="check a config file and list every problem",
+        description="Check a config file; print every problem as FILE: field = value: "
+        "message and exit 1, or print a one-line summary.",
+    )
+    p.add_argument("file", metavar="FILE", help="intersection config (TOML)")
+    p.set_defaults(func=_config_validate)
+    p = cfg_sub.add_parser(
+        "example",
+        help="print a commented example config",
+        description="Print a commented example config to start from (see docs/config.md).",
+    )
+    p.add_argument("name", choices=factories.EXAMPLES, help="which intersection")
+    p.set_defaults(func=_config_example)
+
+    rec = sub.add_parser("record", help="work with run records (JSON Lines)")
+    rec_sub = rec.add_subparsers(dest="record_command", metavar="ACTION")
+    p = rec_sub.add_parser(
+        "check",
+        help="check a run record against the safety rules",
+        description="Run the independent safety oracle over a run record. Exit 0 when safe, "
+        "1 on safety violations, 2 when the record cannot be read.",
+    )
+    p.add_argument("file", metavar="FILE", help="run record (JSON Lines) from --record")
+    p.set_defaults(func=_record_check)
+
+    _add_demo(sub)
+    for group in (cfg, rec):
+        group.set_defaults(func=_usage(group))
+    parser.set_defaults(func=_usage(parser))
+    return parser
+
+
+def _usage(parser):
+    def run(args) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return run
+
+
+def main(argv=None) -> int:
+    """Entry point of the `greenwave` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

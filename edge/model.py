@@ -1,0 +1,392 @@
+"""Intersection model: signal groups, conflicts, phases, detectors, and what is derived from them.
+
+Times are seconds here (NTCIP 1202 terms, units in the field names). `to_compact()` produces the
+controller's JSON form in integer milliseconds; `record_header()` the run-record header.
+Validation reports every problem at once, with field paths as they appear in the TOML config.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+KINDS = ("vehicle", "pedestrian")
+MOVEMENTS = ("thru", "left", "right", "thru_right", "crossing")
+ROLES = ("stop_bar", "advance", "count")
+MIN_YELLOW_S = 3.0
+COMPACT_VERSION = 1
+TIMING_FIELDS = ("min_green_s", "max_green_s", "passage_s", "yellow_s", "all_red_s")
+MQTT_SCHEMES = ("mqtt://", "mqtts://")
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+MISSING = _Missing()  # the value of a required config key that was not given
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config: where (`field`), what was there (`value`), and why."""
+
+    field: str
+    value: object
+    message: str
+
+    def __str__(self):
+        return f"{self.field} = {self.value!r}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """An intersection config with problems; `.problems` lists all of them."""
+
+    def __init__(self, problems, source=None):
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = [f"{where}{len(self.problems)} config problem(s)"]
+        lines += [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def _tuple(value):
+    # Lists from TOML or callers become tuples so models compare and hash; anything else is
+    # kept as given for validate() to report.
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _pair(value):
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"a conflict pair must be two group names, got {value!r}")
+    return frozenset(value)
+
+
+@dataclass(frozen=True)
+class SignalGroup:
+    """One output driving a signal head: one character of the signal string."""
+
+    name: str
+    kind: str = "vehicle"
+    approach: str = ""
+    movement: str = "thru"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Groups that are green together, with their NTCIP 1202 timing in seconds."""
+
+    name: str
+    groups: tuple[str, ...]
+    min_green_s: float
+    max_green_s: float
+    passage_s: float
+    yellow_s: float
+    all_red_s: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "groups", _tuple(self.groups))
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A detector on controller input `input` placing calls for the groups in `calls`."""
+
+    name: str
+    input: int
+    calls: tuple[str, ...]
+    role: str = "stop_bar"
+
+    def __post_init__(self):
+        object.__setattr__(self, "calls", _tuple(self.calls))
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Serial link from the cabinet computer to the controller."""
+
+    port: str = "/dev/ttyUSB0"
+    baud: int = 115200
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """MQTT broker; topics are greenwave/<site>/<intersection id>/..."""
+
+    url: str = "mqtt://localhost:1883"
+    site: str = "demo"
+
+
+@dataclass(frozen=True)
+class Intersection:
+    """One intersection. `groups` order is the signal-string order."""
+
+    id: str
+    groups: tuple[SignalGroup, ...]
+    conflicts: frozenset[frozenset[str]]
+    phases: tuple[Phase, ...]
+    detectors: tuple[Detector, ...] = ()
+    startup_flash_s: float = 5.0
+    startup_all_red_s: float = 3.0
+    link: LinkSettings = field(default_factory=LinkSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+
+    def __post_init__(self):
+        for name in ("groups", "phases", "detectors"):
+            object.__setattr__(self, name, _tuple(getattr(self, name)))
+        object.__setattr__(self, "conflicts", frozenset(_pair(p) for p in self.conflicts))
+
+    def group_names(self) -> list[str]:
+        """Group names in signal-string order."""
+        return [g.name for g in self.groups]
+
+    def group_index(self, name: str) -> int:
+        """Position of group `name` in the signal string."""
+        for i, g in enumerate(self.groups):
+            if g.name == name:
+                return i
+        raise KeyError(f"no signal group {name!r} in intersection {self.id!r}")
+
+    def conflicting(self, a: str, b: str) -> bool:
+        """True when groups `a` and `b` may never show green or yellow together."""
+        return frozenset((a, b)) in self.conflicts
+
+    def conflict_pairs(self) -> list[tuple[str, str]]:
+        """Conflict pairs as name tuples, each and the list ordered by signal-string position."""
+        order = {g.name: i for i, g in enumerate(self.groups)}
+
+        def key(name):
+            return (order.get(name, len(order)), str(name))
+
+        pairs = (tuple(sorted(p, key=key)) for p in self.conflicts)
+        return sorted(pairs, key=lambda p: [key(n) for n in p])
+
+    def group_bounds(self) -> dict[str, tuple[float, float, float]]:
+        """Per group (min_green_s, yellow_s, all_red_s): the minimum over its phases."""
+        bounds: dict[str, tuple[float, float, float]] = {}
+        for ph in self.phases:
+            for g in ph.groups:
+                mg, y, ar = bounds.get(g, (math.inf, math.inf, math.inf))
+                bounds[g] = (min(mg, ph.min_green_s), min(y, ph.yellow_s), min(ar, ph.all_red_s))
+        return {g.name: bounds[g.name] for g in self.groups if g.name in bounds}
+
+    def to_compact(self) -> dict:
+        """The compact controller config of docs/architecture.md (integer ms, 0-based indices)."""
+        check(self)
+        index = {g.name: i for i, g in enumerate(self.groups)}
+        phases = [sorted(index[g] for g in ph.groups) for ph in self.phases]
+        detectors = []
+        for det in sorted(self.detectors, key=lambda d: d.input):
+            calls = set(det.calls)
+            detectors.append([i for i, ph in enumerate(self.phases) if calls & set(ph.groups)])
+        return {
+            "v": COMPACT_VERSION,
+            "id": self.id,
+            "groups": self.group_names(),
+            "ped": [1 if g.kind == "pedestrian" else 0 for g in self.groups],
+            "conflicts": [[index[a], index[b]] for a, b in self.conflict_pairs()],
+            "phases": phases,
+            "timing": [[_ms(getattr(ph, f)) for f in TIMING_FIELDS] for ph in self.phases],
+            "detectors": detectors,
+            "startup_flash": _ms(self.startup_flash_s),
+            "startup_all_red": _ms(self.startup_all_red_s),
+        }
+
+    def record_header(self) -> dict:
+        """The run-record header: groups, conflict index pairs, per-group bounds in seconds."""
+        check(self)
+        index = {g.name: i for i, g in enumerate(self.groups)}
+        bounds = self.group_bounds()
+        names = self.group_names()
+        return {
+            "type": "header",
+            "intersection": self.id,
+            "groups": names,
+            "conflicts": [[index[a], index[b]] for a, b in self.conflict_pairs()],
+            "min_green": {g: float(bounds[g][0]) for g in names},
+            "yellow": {g: float(bounds[g][1]) for g in names},
+            "all_red": {g: float(bounds[g][2]) for g in names},
+        }
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def check(ix: Intersection) -> None:
+    """Raise ConfigError listing every problem of `ix`, if it has any."""
+    problems = validate(ix)
+    if problems:
+        raise ConfigError(problems, source=f"intersection {ix.id!r}")
+
+
+def validate(ix: Intersection) -> list[Problem]:
+    """Every problem of `ix` at once (an empty list when it is valid)."""
+    out: list[Problem] = []
+    _name(out, "intersection.id", ix.id)
+    _time(out, "intersection.startup_flash_s", ix.startup_flash_s, zero_ok=True)
+    _time(out, "intersection.startup_all_red_s", ix.startup_all_red_s)
+    names = _groups(out, ix.groups)
+    _conflicts(out, ix.conflicts, names)
+    _phases(out, ix, names)
+    _detectors(out, ix.detectors, names)
+    _link_and_broker(out, ix.link, ix.broker)
+    return out
+
+
+def _name(out, path, value) -> bool:
+    if not isinstance(value, str) or not value:
+        out.append(Problem(path, value, "must be a non-empty string"))
+        return False
+    # Names end up in MQTT topics, logs and signal-string legends.
+    if not value.isprintable() or any(c.isspace() or c in "+#/" for c in value):
+        out.append(Problem(path, value, "may not contain spaces or the MQTT characters + # /"))
+        return False
+    return True
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _time(out, path, value, zero_ok=False) -> bool:
+    if not _number(value):
+        out.append(Problem(path, value, "must be a number of seconds"))
+        return False
+    if value < 0 or (value == 0 and not zero_ok):
+        out.append(Problem(path, value, "must be positive" if not zero_ok else "must be >= 0"))
+        return False
+    return True
+
+
+def _choice(out, path, value, choices) -> bool:
+    if value not in choices:
+        out.append(Problem(path, value, f"must be one of {', '.join(choices)}"))
+        return False
+    return True
+
+
+def _unique(out, what, items, path_of):
+    """Report repeated names; return the set of valid unique-or-first names."""
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        n = item.name
+        if not _name(out, path_of(i), n):
+            continue
+        if n in first:
+            out.append(Problem(path_of(i), n, f"duplicate {what} name (also {path_of(first[n])})"))
+        else:
+            first[n] = i
+    return set(first)
+
+
+def _names_list(out, path, value, known, what) -> list[str]:
+    """Check a list of group names; return the known ones."""
+    if not isinstance(value, tuple) or not value:
+        out.append(Problem(path, value, f"must be a non-empty list of {what}"))
+        return []
+    good = []
+    for n in value:
+        if not isinstance(n, str):
+            out.append(Problem(path, value, f"{n!r} is not a group name"))
+        elif n not in known:
+            out.append(Problem(path, value, f"unknown signal group {n!r}"))
+        elif n in good:
+            out.append(Problem(path, value, f"group {n!r} is listed twice"))
+        else:
+            good.append(n)
+    return good
+
+
+def _groups(out, groups) -> set[str]:
+    if not isinstance(groups, tuple) or not groups:
+        out.append(Problem("groups", groups, "at least one signal group is needed"))
+        return set()
+    for i, g in enumerate(groups):
+        p = f"groups[{i}]"
+        _choice(out, f"{p}.kind", g.kind, KINDS)
+        if not isinstance(g.approach, str):
+            out.append(Problem(f"{p}.approach", g.approach, "must be a string"))
+        if _choice(out, f"{p}.movement", g.movement, MOVEMENTS):
+            if g.kind == "pedestrian" and g.movement != "crossing":
+                out.append(Problem(f"{p}.movement", g.movement, "a pedestrian group is crossing"))
+            if g.kind == "vehicle" and g.movement == "crossing":
+                out.append(Problem(f"{p}.movement", g.movement, "crossing is for pedestrians"))
+    return _unique(out, "signal group", groups, lambda i: f"groups[{i}].name")
+
+
+def _conflicts(out, conflicts, names):
+    for pair in sorted(conflicts, key=lambda p: sorted(map(str, p))):
+        shown = tuple(sorted(pair, key=str))
+        if len(pair) != 2:
+            out.append(Problem("conflicts.pairs", shown, "a pair names two different groups"))
+        for n in shown:
+            if n not in names:
+                out.append(Problem("conflicts.pairs", shown, f"unknown signal group {n!r}"))
+
+
+def _phases(out, ix, names):
+    phases = ix.phases
+    if not isinstance(phases, tuple) or not phases:
+        out.append(Problem("phases", phases, "at least one phase is needed"))
+        return
+    _unique(out, "phase", phases, lambda i: f"phases[{i}].name")
+    served: set[str] = set()
+    longest_red = 0.0
+    for i, ph in enumerate(phases):
+        p = f"phases[{i}]"
+        good = _names_list(out, f"{p}.groups", ph.groups, names, "signal group names")
+        served.update(good)
+        for a, b in itertools.combinations(good, 2):
+            if ix.conflicting(a, b):
+                out.append(Problem(f"{p}.groups", ph.groups, f"{a!r} and {b!r} conflict"))
+        ok = {f: _time(out, f"{p}.{f}", getattr(ph, f)) for f in TIMING_FIELDS}
+        if ok["yellow_s"] and ph.yellow_s < MIN_YELLOW_S:
+            out.append(Problem(f"{p}.yellow_s", ph.yellow_s, f"must be >= {MIN_YELLOW_S} s"))
+        if ok["min_green_s"] and ok["max_green_s"] and ph.min_green_s > ph.max_green_s:
+            msg = f"is below min_green_s = {ph.min_green_s!r}"
+            out.append(Problem(f"{p}.max_green_s", ph.max_green_s, msg))
+        if ok["all_red_s"]:
+            longest_red = max(longest_red, ph.all_red_s)
+    for i, g in enumerate(ix.groups):
+        if g.name in names and g.name not in served:
+            out.append(Problem(f"groups[{i}].name", g.name, "group is in no phase (never green)"))
+    if _number(ix.startup_all_red_s) and ix.startup_all_red_s < longest_red:
+        msg = f"shorter than the longest all_red_s ({longest_red!r})"
+        out.append(Problem("intersection.startup_all_red_s", ix.startup_all_red_s, msg))
+
+
+def _detectors(out, detectors, names):
+    if not isinstance(detectors, tuple):
+        out.append(Problem("detectors", detectors, "must be a list of detectors"))
+        return
+    _unique(out, "detector", detectors, lambda i: f"detectors[{i}].name")
+    inputs: dict[int, int] = {}
+    for i, d in enumerate(detectors):
+        p = f"detectors[{i}]"
+        _names_list(out, f"{p}.calls", d.calls, names, "signal group names")
+        _choice(out, f"{p}.role", d.role, ROLES)
+        if not isinstance(d.input, int) or isinstance(d.input, bool) or d.input < 0:
+            out.append(Problem(f"{p}.input", d.input, "must be an input number >= 0"))
+        elif d.input in inputs:
+            msg = f"input already used by detectors[{inputs[d.input]}]"
+            out.append(Problem(f"{p}.input", d.input, msg))
+        else:
+            inputs[d.input] = i
+    missing = sorted(set(range(len(detectors))) - set(inputs))
+    if len(inputs) == len(detectors) and missing:
+        # The compact form addresses detectors by input number, so inputs must be 0..n-1.
+        msg = f"inputs must be 0..{len(detectors) - 1} without gaps; missing {missing}"
+        out.append(Problem("detectors", tuple(sorted(inputs)), msg))
+
+
+def _link_and_broker(out, link, broker):
+    if not isinstance(link.port, str) or not link.port:
+        out.append(Problem("link.port", link.port, "must be a non-empty device path or URL"))
+    if not isinstance(link.baud, int) or isinstance(link.baud, bool) or link.baud <= 0:
+        out.append(Problem("link.baud", link.baud, "must be a positive whole number"))
+    if not isinstance(broker.url, str) or not broker.url.startswith(MQTT_SCHEMES):
+        out.append(Problem("broker.url", broker.url, "must start with mqtt:// or mqtts://"))
+    _name(out, "broker.site", broker.site)

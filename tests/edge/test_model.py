@@ -1,0 +1,284 @@
+import dataclasses
+import json
+import math
+
+import pytest
+
+from edge.factories import corridor, cross, tee
+from edge.model import (
+    BrokerSettings,
+    ConfigError,
+    Detector,
+    Intersection,
+    LinkSettings,
+    Phase,
+    Problem,
+    SignalGroup,
+    check,
+    validate,
+)
+
+
+def four_way(**changes) -> Intersection:
+    """The four-group, two-phase example of docs/architecture.md."""
+    ix = Intersection(
+        id="cross",
+        groups=tuple(SignalGroup(n, "vehicle", n, "thru_right") for n in "nsew"),
+        conflicts=[("n", "e"), ("n", "w"), ("s", "e"), ("s", "w")],
+        phases=(
+            Phase("ns", ("n", "s"), 7.0, 40.0, 3.0, 4.0, 2.0),
+            Phase("ew", ("e", "w"), 7.0, 40.0, 3.0, 4.0, 2.0),
+        ),
+        detectors=tuple(Detector(f"d{i}", i, (g,), "stop_bar") for i, g in enumerate("nsew")),
+    )
+    return dataclasses.replace(ix, **changes)
+
+
+def fields(problems):
+    return {(p.field, p.value) for p in problems}
+
+
+def with_phase(ix, i, **changes):
+    phases = list(ix.phases)
+    phases[i] = dataclasses.replace(phases[i], **changes)
+    return dataclasses.replace(ix, phases=tuple(phases))
+
+
+def test_factories_are_valid():
+    for ix in [cross(), tee(), *corridor(3)]:
+        assert validate(ix) == [], ix.id
+
+
+def test_compact_matches_architecture_example():
+    assert four_way().to_compact() == {
+        "v": 1,
+        "id": "cross",
+        "groups": ["n", "s", "e", "w"],
+        "ped": [0, 0, 0, 0],
+        "conflicts": [[0, 2], [0, 3], [1, 2], [1, 3]],
+        "phases": [[0, 1], [2, 3]],
+        "timing": [[7000, 40000, 3000, 4000, 2000], [7000, 40000, 3000, 4000, 2000]],
+        "detectors": [[0], [0], [1], [1]],
+        "startup_flash": 5000,
+        "startup_all_red": 3000,
+    }
+
+
+def test_compact_of_cross_hand_computed_entries():
+    c = cross().to_compact()
+    assert c["groups"][:2] == ["n_thru", "n_left"]
+    assert c["groups"][4] == "e_thru"
+    assert [0, 4] in c["conflicts"]  # n_thru x e_thru (cross street)
+    assert [0, 3] in c["conflicts"]  # n_thru x s_left (opposing left)
+    assert [0, 2] not in c["conflicts"]  # n_thru and s_thru run together
+    assert [1, 3] not in c["conflicts"]  # the two NS lefts run together
+    assert all(i < j for i, j in c["conflicts"]) and c["conflicts"] == sorted(c["conflicts"])
+    assert len(c["conflicts"]) == 20
+    assert c["phases"] == [[1, 3], [0, 2], [5, 7], [4, 6]]
+    assert c["timing"][0] == [7000, 30000, 2000, 3500, 1500]
+    assert c["timing"][1] == [7000, 45000, 3000, 4000, 2000]
+    assert c["detectors"][0] == [1]  # n_thru stop bar calls ns_thru
+    assert c["detectors"][9] == [0]  # n_left advance calls ns_left
+    assert len(c["detectors"]) == 16
+    assert json.loads(json.dumps(c)) == c
+
+
+def test_compact_detectors_follow_input_order_and_all_phases_of_a_group():
+    ix = tee()
+    dets = list(reversed(ix.detectors))  # file order must not matter, input numbers do
+    c = dataclasses.replace(ix, detectors=tuple(dets)).to_compact()
+    assert c == ix.to_compact()
+    assert c["detectors"][1] == [0, 1]  # e_thru is green in e_lead and ew_thru
+
+
+def test_compact_times_are_rounded_integer_ms():
+    ix = with_phase(four_way(), 0, yellow_s=3.0 + 0.1 + 0.2, passage_s=2.0004)
+    timing = ix.to_compact()["timing"][0]
+    assert timing[2:4] == [2000, 3300] and all(isinstance(v, int) for v in timing)
+
+
+def test_pedestrian_flag():
+    ix = four_way()
+    groups = ix.groups + (SignalGroup("p_ns", "pedestrian", "n", "crossing"),)
+    ix = dataclasses.replace(ix, groups=groups)
+    ix = with_phase(ix, 0, groups=("n", "s", "p_ns"))
+    ix = dataclasses.replace(ix, conflicts=ix.conflicts | {frozenset(("p_ns", "e"))})
+    assert ix.to_compact()["ped"] == [0, 0, 0, 0, 1]
+
+
+def test_group_bounds_take_the_minimum_over_phases():
+    ix = tee()
+    bounds = ix.group_bounds()
+    assert list(bounds) == ix.group_names()
+    assert bounds["e_thru"] == (7.0, 3.5, 1.5)  # e_lead (3.5, 1.5) beats ew_thru (4.0, 2.0)
+    assert bounds["w_thru"] == (7.0, 4.0, 2.0)
+    ix = with_phase(ix, 1, min_green_s=5.0)
+    assert ix.group_bounds()["e_thru"] == (5.0, 3.5, 1.5)
+
+
+def test_record_header():
+    h = tee().record_header()
+    assert h == {
+        "type": "header",
+        "intersection": "tee",
+        "groups": ["w_thru", "e_thru", "e_left", "s_left", "s_right"],
+        "conflicts": [[0, 2], [0, 3], [0, 4], [1, 3], [2, 3]],
+        "min_green": dict.fromkeys(["w_thru", "e_thru", "e_left", "s_left", "s_right"], 7.0),
+        "yellow": {"w_thru": 4.0, "e_thru": 3.5, "e_left": 3.5, "s_left": 4.0, "s_right": 4.0},
+        "all_red": {"w_thru": 2.0, "e_thru": 1.5, "e_left": 1.5, "s_left": 2.0, "s_right": 2.0},
+    }
+    assert all(isinstance(v, float) for v in h["yellow"].values())
+
+
+def test_group_index():
+    ix = cross()
+    assert ix.group_index("e_thru") == 4
+    with pytest.raises(KeyError, match="'nope'"):
+        ix.group_index("nope")
+
+
+def test_models_compare_by_content():
+    a = four_way()
+    b = four_way(conflicts=[["w", "s"], ("e", "n"), ("w", "n"), ("e", "s")])
+    assert a == b and hash(a) == hash(b)
+    assert with_phase(a, 0, groups=["n", "s"]) == a
+
+
+def test_conflict_pair_must_be_a_pair():
+    with pytest.raises(TypeError, match="'ne'"):
+        four_way(conflicts=["ne"])
+
+
+def test_validate_finds_every_problem_at_once():
+    ix = four_way(id="main st/1", startup_all_red_s=1.0)
+    ix = with_phase(ix, 0, yellow_s=2.5, min_green_s=50.0)
+    ix = with_phase(ix, 1, groups=("e", "x"), all_red_s=0)
+    ix = dataclasses.replace(ix, groups=ix.groups + (SignalGroup("n"),))
+    got = fields(validate(ix))
+    assert {
+        ("intersection.id", "main st/1"),
+        ("phases[0].yellow_s", 2.5),
+        ("phases[0].max_green_s", 40.0),
+        ("phases[1].groups", ("e", "x")),
+        ("phases[1].all_red_s", 0),
+        ("groups[4].name", "n"),
+        ("groups[3].name", "w"),  # w is in no phase now
+    } <= got
+    with pytest.raises(ConfigError) as err:
+        ix.to_compact()
+    assert len(err.value.problems) == len(validate(ix)) >= 7
+    assert "phases[0].yellow_s = 2.5: must be >= 3.0 s" in str(err.value)
+
+
+def test_problem_shows_value_by_repr():
+    assert str(Problem("phases[1].yellow_s", "4", "must be a number of seconds")) == (
+        "phases[1].yellow_s = '4': must be a number of seconds"
+    )
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "a/b", "a+b", "a#b", "tab\there", 7])
+def test_ids_must_be_topic_safe(bad):
+    assert fields(validate(four_way(id=bad))) == {("intersection.id", bad)}
+    ix = four_way(broker=BrokerSettings(site=bad))
+    assert fields(validate(ix)) == {("broker.site", bad)}
+
+
+def test_conflicting_groups_in_one_phase():
+    ix = with_phase(four_way(), 0, groups=("n", "e"))
+    problems = [p for p in validate(ix) if p.field == "phases[0].groups"]
+    assert len(problems) == 1 and "'n' and 'e' conflict" in problems[0].message
+
+
+def test_unknown_groups_everywhere():
+    ix = four_way(conflicts=[("n", "e"), ("n", "zz")])
+    dets = list(ix.detectors)
+    dets[2] = Detector("d2", 2, ("e", "qq"), "stop_bar")
+    ix = dataclasses.replace(ix, detectors=tuple(dets))
+    ix = with_phase(ix, 1, groups=("e", "w", "yy"))
+    msgs = {(p.field, p.message) for p in validate(ix)}
+    assert ("conflicts.pairs", "unknown signal group 'zz'") in msgs
+    assert ("detectors[2].calls", "unknown signal group 'qq'") in msgs
+    assert ("phases[1].groups", "unknown signal group 'yy'") in msgs
+
+
+def test_conflict_pair_with_itself():
+    got = validate(four_way(conflicts=[("n", "e"), ("n", "n")]))
+    assert [(p.field, p.value) for p in got] == [("conflicts.pairs", ("n",))]
+
+
+def test_duplicate_names():
+    ix = four_way()
+    ix = dataclasses.replace(ix, groups=ix.groups[:3] + (SignalGroup("n", "vehicle", "w"),))
+    ix = with_phase(ix, 1, name="ns")
+    dets = list(ix.detectors)
+    dets[3] = dataclasses.replace(dets[3], name="d0", calls=("e",))
+    ix = dataclasses.replace(ix, detectors=tuple(dets))
+    msgs = {(p.field, p.message) for p in validate(ix)}
+    assert ("groups[3].name", "duplicate signal group name (also groups[0].name)") in msgs
+    assert ("phases[1].name", "duplicate phase name (also phases[0].name)") in msgs
+    assert ("detectors[3].name", "duplicate detector name (also detectors[0].name)") in msgs
+
+
+@pytest.mark.parametrize("value", [0, -1.0, math.nan, math.inf, "4", None, True])
+def test_times_must_be_positive_finite_numbers(value):
+    got = fields(validate(with_phase(four_way(), 1, passage_s=value)))
+    assert ("phases[1].passage_s", value) in got
+
+
+def test_startup_times():
+    assert validate(four_way(startup_flash_s=0.0)) == []
+    assert fields(validate(four_way(startup_flash_s=-1.0))) == {
+        ("intersection.startup_flash_s", -1.0)
+    }
+    # the start-up all-red must clear the longest red clearance of any phase
+    assert fields(validate(four_way(startup_all_red_s=1.5))) == {
+        ("intersection.startup_all_red_s", 1.5)
+    }
+
+
+def test_detector_inputs():
+    ix = four_way()
+    dets = list(ix.detectors)
+    dup = dataclasses.replace(ix, detectors=(*dets[:3], dataclasses.replace(dets[3], input=1)))
+    assert ("detectors[3].input", 1) in fields(validate(dup))
+    gap = dataclasses.replace(ix, detectors=(*dets[:3], dataclasses.replace(dets[3], input=7)))
+    assert fields(validate(gap)) == {("detectors", (0, 1, 2, 7))}
+    neg = dataclasses.replace(ix, detectors=(*dets[:3], dataclasses.replace(dets[3], input=-3)))
+    assert ("detectors[3].input", -3) in fields(validate(neg))
+    assert validate(dataclasses.replace(ix, detectors=())) == []
+
+
+def test_bad_kind_movement_role():
+    ix = four_way()
+    groups = list(ix.groups)
+    groups[0] = SignalGroup("n", "bus", "n", "thru")
+    groups[1] = SignalGroup("s", "vehicle", "s", "sideways")
+    groups[2] = SignalGroup("e", "pedestrian", "e", "thru")
+    groups[3] = SignalGroup("w", "vehicle", "w", "crossing")
+    dets = list(ix.detectors)
+    dets[0] = dataclasses.replace(dets[0], role="loop")
+    ix = dataclasses.replace(ix, groups=tuple(groups), detectors=tuple(dets))
+    assert fields(validate(ix)) == {
+        ("groups[0].kind", "bus"),
+        ("groups[1].movement", "sideways"),
+        ("groups[2].movement", "thru"),
+        ("groups[3].movement", "crossing"),
+        ("detectors[0].role", "loop"),
+    }
+
+
+def test_link_and_broker():
+    ix = four_way(link=LinkSettings("", 0), broker=BrokerSettings("http://x", "ok"))
+    assert fields(validate(ix)) == {("link.port", ""), ("link.baud", 0), ("broker.url", "http://x")}
+
+
+def test_empty_model():
+    got = fields(validate(four_way(groups=(), phases=(), conflicts=(), detectors=())))
+    assert got == {("groups", ()), ("phases", ())}
+
+
+def test_check_raises_with_source():
+    with pytest.raises(ConfigError, match="intersection 'cross'") as err:
+        check(with_phase(four_way(), 0, yellow_s=1.0))
+    assert [p.field for p in err.value.problems] == ["phases[0].yellow_s"]
+    assert isinstance(err.value, ValueError)
