@@ -1,0 +1,135 @@
+"""Polled, debounced detector inputs: presence, rising-edge counts, occupancy.
+
+The HAL samples the raw input levels each tick (an int bitmask, bit i = detector i) and hands
+them to `sample`. A level change is accepted once it has been seen unchanged for `debounce_ms`
+across samples. Occupancy is the share of time present over a sliding window, kept in a fixed
+ring of buckets (the window slides a bucket at a time), so sampling never allocates.
+"""
+
+from . import ticks
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
+
+
+_BUCKETS = const(10)  # window = the last _BUCKETS - 1 full buckets plus the current one
+_COUNT_MASK = const(0xFFFF)
+
+
+class Detectors:
+    """Debounced state of `n` detector inputs."""
+
+    def __init__(self, n, debounce_ms=50, window_ms=60000):
+        if type(n) is not int or not 0 <= n <= 30:
+            raise ValueError(f"n must be 0..30 detectors: {n!r}")
+        if type(debounce_ms) is not int or not 0 <= debounce_ms <= 60000:
+            raise ValueError(f"debounce_ms must be 0..60000: {debounce_ms!r}")
+        # <= 600 s keeps occupied_ms * 1000 a small int on 32-bit boards.
+        if type(window_ms) is not int or not _BUCKETS <= window_ms <= 600000:
+            raise ValueError(f"window_ms must be {_BUCKETS}..600000: {window_ms!r}")
+        self.n = n
+        self.debounce_ms = debounce_ms
+        self.window_ms = window_ms
+        self._mask = (1 << n) - 1
+        self.presence = 0  # debounced
+        self._cand = 0  # raw level seen last, waiting to be stable
+        self._cand_t = [0] * n  # when each detector's raw level last changed
+        self.counts = [0] * n
+        self._bucket_ms = window_ms // _BUCKETS
+        self._ring = [0] * (n * (_BUCKETS - 1))  # occupied ms per full bucket, per detector
+        self._ring_sum = [0] * n
+        self._cur = [0] * n  # occupied ms in the current bucket
+        self._cur_ms = 0  # ms elapsed in the current bucket
+        self._full = 0  # full buckets in the ring (grows to _BUCKETS - 1 after start)
+        self._slot = 0  # ring slot the next full bucket goes into
+        self._t = None  # time of the last sample
+
+    def sample(self, now_ms, levels):
+        """Take the raw input levels (bitmask) seen at `now_ms`."""
+        levels &= self._mask
+        if self._t is None:
+            self._t = now_ms
+            for i in range(self.n):
+                self._cand_t[i] = now_ms
+        else:
+            self._advance(now_ms)
+        changed = levels ^ self._cand
+        if changed:
+            for i in range(self.n):
+                if (changed >> i) & 1:
+                    self._cand_t[i] = now_ms
+            self._cand = levels
+        pending = self._cand ^ self.presence
+        if not pending:
+            return
+        for i in range(self.n):
+            bit = 1 << i
+            if pending & bit and ticks.diff(now_ms, self._cand_t[i]) >= self.debounce_ms:
+                if self._cand & bit:
+                    self.presence |= bit
+                    self.counts[i] = (self.counts[i] + 1) & _COUNT_MASK
+                else:
+                    self.presence &= ~bit
+
+    def _advance(self, now_ms):
+        """Account presence (unchanged since the last sample) up to now_ms."""
+        dt = ticks.diff(now_ms, self._t)
+        if dt <= 0:
+            return  # same tick, or a clock that went back: nothing to add
+        self._t = now_ms
+        bm = self._bucket_ms
+        span = (_BUCKETS - 1) * bm
+        if dt > span + bm:
+            # Everything older than the window is gone anyway; keep the bucket phase.
+            dt = span + bm + dt % bm
+        pres = self.presence
+        while dt > 0:
+            step = bm - self._cur_ms
+            if step > dt:
+                step = dt
+            if pres:
+                for i in range(self.n):
+                    if (pres >> i) & 1:
+                        self._cur[i] += step
+            self._cur_ms += step
+            dt -= step
+            if self._cur_ms >= bm:
+                self._rotate()
+
+    def _rotate(self):
+        nb = _BUCKETS - 1
+        base = self._slot
+        for i in range(self.n):
+            k = i * nb + base
+            self._ring_sum[i] += self._cur[i] - self._ring[k]
+            self._ring[k] = self._cur[i]
+            self._cur[i] = 0
+        self._slot = base + 1 if base + 1 < nb else 0
+        if self._full < nb:
+            self._full += 1
+        self._cur_ms = 0
+
+    def occupancy_permille(self, i, now_ms):
+        """Share of the last window (or of the time since the first sample, if shorter) that
+        detector i was present, in 0..1000."""
+        if self._t is None:
+            return 0
+        self._advance(now_ms)
+        total = self._full * self._bucket_ms + self._cur_ms
+        if total <= 0:
+            return 0
+        return (self._ring_sum[i] + self._cur[i]) * 1000 // total
+
+    def calls(self, det_phases):
+        """Phase bitmask called by the detectors present now (`det_phases` from the Config)."""
+        m = 0
+        pres = self.presence
+        if pres:
+            for i in range(self.n):
+                if (pres >> i) & 1:
+                    m |= det_phases[i]
+        return m
