@@ -11,8 +11,8 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):
-        return x
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
 
 
 _NEW = const(0)  # nothing heard yet
@@ -119,8 +119,8 @@ class CommandDedup:
         if size <= 0:
             raise ValueError(f"size must be > 0: {size!r}")
         self._seqs = [-1] * size
-        self._cmds = [None] * size
-        self._acks = [None] * size
+        self._cmds = [None] * size  # type: list[bytes | None]
+        self._acks = [None] * size  # type: list[bytes | None]
         self._next = 0
 
     def lookup(self, seq, cmd=b""):

@@ -9,8 +9,8 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):
-        return x
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
 
 
 PERIOD = const(1 << 30)
