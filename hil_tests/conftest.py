@@ -4,8 +4,11 @@ import pytest
 
 
 def pytest_addoption(parser):
-    parser.addoption("--rig", default="emulated",
-                     help="emulated (default); a serial:// bench board is not supported yet")
+    parser.addoption(
+        "--rig",
+        default="emulated",
+        help="emulated (default); a serial:// bench board is not supported yet",
+    )
 
 
 @pytest.fixture(scope="session")
