@@ -1,0 +1,252 @@
+"""The gateway: controller frames -> MQTT, and the optimizer's decisions -> controller.
+
+The optimizer proposes, the controller disposes: a decision is a HOLD or SWITCH request that
+the firmware checks against its own bounds and answers with an ACK, published on `decision`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from edge.optimizer import max_pressure
+from firmware import protocol as P
+
+from .estimator import QueueEstimator
+from .link import LinkError, SerialLink
+from .mqtt import MqttError
+from .topics import Topics
+
+log = logging.getLogger("greenwave.gateway")
+
+_REOPEN_FIRST_S = 0.5
+_REOPEN_MAX_S = 8.0
+
+
+class Gateway:
+    """One controller's link, its MQTT topics, and the optimizer loop, in one thread."""
+
+    def __init__(
+        self,
+        ix,
+        port: str,
+        mqtt,
+        clock,
+        *,
+        baud: int | None = None,
+        site: str | None = None,
+        decision_period_s: float = 1.0,
+        min_switch_gain: float = 2.0,
+    ):
+        self.ix = ix
+        self.clock = clock
+        self.mqtt = mqtt
+        self.topics = Topics(site or ix.broker.site, ix.id)
+        self.link = SerialLink(port, baud or ix.link.baud, clock.ms)
+        self.estimator = QueueEstimator(ix)
+        self.phase_groups = [[ix.group_index(g) for g in p.groups] for p in ix.phases]
+        self.decision_period_s = decision_period_s
+        self.min_switch_gain = min_switch_gain
+        self.state: dict | None = None
+        self.queues = [0.0] * len(ix.groups)
+        self.decisions: list[dict] = []  # newest last, bounded
+        self.stats = dict.fromkeys(
+            ("frames", "bad_payloads", "telemetry", "events", "decisions", "acks_ok",
+             "acks_refused", "unanswered", "publish_failures", "link_errors"), 0
+        )  # fmt: skip
+        self._seq = {"telemetry": 0, "events": 0}
+        self._asked: dict[int, dict] = {}
+        self._last_decision_s = float("-inf")
+        self._last_request: tuple | None = None
+        self._override: tuple[int | None] | None = None  # the phase an operator request came in
+        self._requests: queue.Queue[tuple[int, int, str]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Gateway:
+        # compile (or load from cache) the optimizer now, not inside the serial loop
+        max_pressure([0.0] * len(self.ix.groups), self.phase_groups)
+        self.link.open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"gateway-{self.ix.id}", daemon=True)
+        self._thread.start()
+        log.info("gateway for %s on %s, topics %s", self.ix.id, self.link.url, self.topics.base)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.link.close()
+
+    def _run(self) -> None:
+        backoff = _REOPEN_FIRST_S
+        while not self._stop.is_set():
+            try:
+                self.poll()
+                backoff = _REOPEN_FIRST_S
+            except LinkError as e:  # the cable: reopen with bounded back-off, never exit
+                self.stats["link_errors"] += 1
+                log.warning("%s; reopening in %.1f s", e, backoff)
+                self.link.close()
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, _REOPEN_MAX_S)
+                try:
+                    self.link.open()
+                except LinkError as again:
+                    log.warning("%s", again)
+            except Exception:  # keep the cabinet running; the log says what broke
+                log.exception("gateway loop error")
+                self._stop.wait(0.1)
+
+    def request(self, code: int, arg: int = 0, source: str = "operator") -> None:
+        """Queue a request for the controller from any thread; the loop sends it."""
+        if code not in P.CMD_NAMES:
+            raise ValueError(f"unknown command code {code!r}")
+        if code == P.CMD_SWITCH and not 0 <= arg < 256:
+            raise ValueError(f"phase {arg!r} does not fit the wire (0..255)")
+        self._requests.put((code, arg, source))
+
+    # one pass -----------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Read what the controller sent, publish it, send queued requests and decisions."""
+        for mtype, seq, payload in self.link.receive():
+            self.stats["frames"] += 1
+            try:
+                self._on_frame(mtype, payload)
+            except (ValueError, IndexError) as e:  # good CRC, bad content: drop and count
+                self.stats["bad_payloads"] += 1
+                log.warning("dropped %s frame seq %d: %s", P.TYPE_NAMES.get(mtype), seq, e)
+        for seq in self.link.gave_up:
+            self._answer(seq, "unanswered")
+        self.link.gave_up.clear()
+        while not self._requests.empty():
+            code, arg, source = self._requests.get_nowait()
+            current = self.state["phase"] if self.state else None
+            self._override = (current,)  # an operator's request stands until the phase changes
+            self._send(code, arg, current, source)
+        now = self.clock.s()
+        if now - self._last_decision_s >= self.decision_period_s:
+            self._last_decision_s = now
+            self._decide()
+
+    def _next(self, stream: str) -> int:
+        self._seq[stream] += 1
+        return self._seq[stream]
+
+    def _publish(self, topic: str, payload, **kw) -> None:
+        """Publish; with the broker away, count it and carry on serving the serial side."""
+        try:
+            self.mqtt.publish(topic, payload, **kw)
+        except MqttError as e:
+            self.stats["publish_failures"] += 1
+            log.warning("%s", e)
+
+    def _on_frame(self, mtype: int, payload: bytes) -> None:
+        if mtype == P.T_STATE:
+            self._on_state(*P.unpack_state(payload))
+        elif mtype == P.T_DETECTORS:
+            t_ms, rows = P.unpack_detectors(payload)
+            self.queues = self.estimator.update(rows)
+            dets = sorted(self.ix.detectors, key=lambda d: d.input)
+            self.stats["telemetry"] += 1
+            self._publish(self.topics.telemetry, {
+                "seq": self._next("telemetry"),
+                "t": t_ms / 1000,
+                "detectors": {d.name: {"count": c, "occupancy": o / 1000, "presence": p}
+                              for d, (c, o, p) in zip(dets, rows, strict=True)},
+                "queues": dict(zip(self.estimator.groups, self.queues, strict=True)),
+            })  # fmt: skip
+        elif mtype == P.T_EVENT:
+            code, t_ms, detail = P.unpack_event(payload)
+            name = P.EVENT_NAMES.get(code, str(code))
+            if code == P.EV_BOOT:
+                self.estimator.reset()  # the controller's counters start again from zero
+            if code in (P.EV_BOOT, P.EV_MODE, P.EV_LINK_UP):
+                self._last_request = None  # its holds are gone: decide afresh
+            self.stats["events"] += 1
+            log.info("controller event %s: %s", name, detail)
+            self._publish(self.topics.events, {
+                "seq": self._next("events"), "t": t_ms / 1000, "event": name, "detail": detail,
+            }, qos=1)  # fmt: skip
+        elif mtype == P.T_ACK:
+            seq, result, reason = P.unpack_ack(payload)
+            # a refusal stands while the heads stay as they are: no re-asking every second
+            self._answer(seq, "ok" if result == P.ACK_OK else f"refused: {reason}")
+
+    def _on_state(self, mode: int, phase: int, ms: int, signals: str) -> None:
+        if len(signals) != len(self.ix.groups):
+            raise ValueError(
+                f"controller reports {len(signals)} signal groups, config {self.ix.id!r} has "
+                f"{len(self.ix.groups)}: is it running another config?"
+            )
+        if phase != P.PHASE_NONE and phase >= len(self.ix.phases):
+            raise ValueError(
+                f"controller reports phase {phase!r}; config has {len(self.ix.phases)}"
+            )
+        state = {
+            "mode": P.MODE_NAMES.get(mode, str(mode)),
+            "phase": None if phase == P.PHASE_NONE else phase,
+            "phase_name": None if phase == P.PHASE_NONE else self.ix.phases[phase].name,
+            "signals": signals,
+            "since": round(self.clock.s() - ms / 1000, 3),
+        }
+        old, self.state = self.state, state
+        if old is None or any(old[k] != state[k] for k in ("mode", "phase", "signals")):
+            self._publish(self.topics.state, state, qos=1, retain=True)
+        else:
+            state["since"] = old["since"]  # same state: keep when it began, not the jitter
+
+    def _answer(self, seq: int, result: str) -> None:
+        asked = self._asked.pop(seq, None)
+        if asked is None:
+            return  # the answer to a retry we already had
+        asked["result"] = result
+        key = "acks_ok" if result == "ok" else "unanswered" if result == "unanswered" else None
+        self.stats[key or "acks_refused"] += 1
+        self._publish(self.topics.decision, asked)
+
+    # the optimizer loop -------------------------------------------------------------------
+    def _decide(self) -> None:
+        st = self.state
+        if st is None or st["mode"] != "remote" or st["phase"] is None:
+            return
+        current = st["phase"]
+        if self._override is not None:
+            if self._override == (current,):
+                return
+            self._override = None
+        if not all(st["signals"][g] in "Gg" for g in self.phase_groups[current]):
+            return  # in clearance: the controller is already changing phase
+        best = max_pressure(
+            self.queues, self.phase_groups, current=current, min_switch_gain=self.min_switch_gain
+        )
+        request = (P.CMD_HOLD, current) if best == current else (P.CMD_SWITCH, best)
+        # one request per decision change: the controller keeps a request until it is served
+        key = (request, current, st["signals"])
+        if key == self._last_request:
+            return
+        self._last_request = key
+        self._send(*request, current, "max-pressure")
+
+    def _send(self, code: int, arg: int, current: int | None, source: str) -> None:
+        seq = self.link.command(code, arg)
+        if code == P.CMD_CLEAR:
+            name = None
+        else:
+            name = self.ix.phases[arg].name if 0 <= arg < len(self.ix.phases) else str(arg)
+        decision = {
+            "t": round(self.clock.s(), 3),
+            "source": source,
+            "request": P.CMD_NAMES.get(code, str(code)),
+            "phase": name,
+            "from": None if current is None else self.ix.phases[current].name,
+            "queues": dict(zip(self.estimator.groups, self.queues, strict=True)),
+        }
+        self._asked[seq] = decision
+        self.decisions.append(decision)
+        del self.decisions[:-50]
+        self.stats["decisions"] += 1
