@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         mqtt.connect()
         gw = Gateway(ix, rig.port, mqtt, clock, baud=args.baud, site=site).start()
         traffic = TrafficModel(ix, seed=args.seed, scale=args.scale_demand)
-        view = _View(ix, rig, gw, traffic, url, args)
+        view = _View(ix, rig, gw, traffic, mqtt.url, args)
         view.loop(clock)
         waiting = traffic.waiting_delay_s(clock.s())
         summary = _summary(ix, rig, gw, traffic, mqtt, waiting, args)

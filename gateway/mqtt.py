@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as paho
 
@@ -47,7 +47,10 @@ class Mqtt:
         protocol: int = 4,
     ):
         self.host, self.port, tls = parse_url(url)
-        self.url = url
+        u = urlparse(url)
+        if username is None and u.username:  # mqtt://user:password@host:port
+            username, password = unquote(u.username), unquote(u.password or "")
+        self.url = f"{u.scheme}://{self.host}:{self.port}"  # never log the password
         self.will_topic = will_topic
         version = paho.MQTTv5 if protocol == 5 else paho.MQTTv311
         self._c = paho.Client(
