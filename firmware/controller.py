@@ -81,9 +81,24 @@ class Controller:
 
     def _on_frames(self, now_ms, rx):
         for mtype, seq, payload in self.decoder.feed(rx):
+            # link changes take effect before the frame that caused them is acted on: silence
+            # may have ended the link just before it, and this frame may bring it back up
+            self._link_changes(now_ms)
             self.link.heard(now_ms)
+            self._link_changes(now_ms)
             if mtype == P.T_COMMAND:
                 self._on_command(now_ms, seq, payload)
+
+    def _link_changes(self, now_ms):
+        moved = self.link.changed(now_ms)
+        while moved:
+            if moved > 0:
+                self.dedup.clear()  # a new gateway session numbers its commands afresh
+                self._event(now_ms, P.EV_LINK_UP, "gateway link up")
+            else:
+                self._event(now_ms, P.EV_LINK_DOWN, "gateway link down: local control")
+                self.seq.request(P.CMD_CLEAR, 0, now_ms)  # the gateway's holds end with it
+            moved = self.link.changed(now_ms)
 
     # the tick ------------------------------------------------------------------------------
     def _mode(self, now_ms):
@@ -99,13 +114,7 @@ class Controller:
         self.changed = False
         if rx:
             self._on_frames(now_ms, rx)
-        moved = self.link.changed(now_ms)
-        if moved > 0:
-            self.dedup.clear()  # a new gateway session numbers its commands afresh
-            self._event(now_ms, P.EV_LINK_UP, "gateway link up")
-        elif moved < 0:
-            self._event(now_ms, P.EV_LINK_DOWN, "gateway link down: local control")
-            self.seq.request(P.CMD_CLEAR, 0, now_ms)  # the gateway's holds end with the link
+        self._link_changes(now_ms)
 
         self.det.sample(now_ms, levels)
         if self.seq.step(now_ms, self.det.calls(self.cfg.det_phases)):
