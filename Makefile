@@ -22,6 +22,7 @@ demo: $(VENV)/.stamp-run
 
 test: $(VENV)/.stamp-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp-test
@@ -30,6 +31,7 @@ lint: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-enable
+	$(BIN)/python -m benchmarks.optimizer --json .benchmarks/optimizer.json
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .benchmarks

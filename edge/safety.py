@@ -47,9 +47,7 @@ def _bounds(header, key, groups, floor=0.0):
         for v in values
     )
     if not ok:
-        raise HeaderError(
-            f"{key!r} must map every group to seconds >= {floor}, got {by_name!r}"
-        )
+        raise HeaderError(f"{key!r} must map every group to seconds >= {floor}, got {by_name!r}")
     return [float(v) for v in values]
 
 
