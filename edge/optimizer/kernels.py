@@ -1,0 +1,562 @@
+"""Numba kernels of the timing optimizer: private pure functions over arrays.
+
+Every kernel writes into caller-allocated outputs and returns only scalars. The public,
+validating API is `edge.optimizer.api`; the plain-Python twins, in the same arithmetic order,
+are in `reference.py`. No fastmath anywhere: min/max green and clearance bounds are computed here.
+
+Array layouts: `tim` is (phases, 6) with columns min green, max green, yellow, all-red,
+start-up lost time, saturation headway (seconds, seconds per vehicle); `cl` is (clusters, 3)
+with arrival, duration, vehicles, grouped by phase through `cl_ptr` (phase p owns rows
+cl_ptr[p]:cl_ptr[p + 1], sorted by arrival).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+_OPTS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+_INLINE = {**_OPTS, "inline": "always"}  # small helpers, inlined where they are called
+_PARALLEL = {**_OPTS, "parallel": True}
+
+MIN_G, MAX_G, YELLOW, ALL_RED, STARTUP, HEADWAY = 0, 1, 2, 3, 4, 5
+ARR, DUR, CNT = 0, 1, 2
+INFO_DELAY, INFO_SWITCH_AT, INFO_PRUNED, INFO_STATES, INFO_ROWS, INFO_DROPPED = range(6)
+SPLIT = 2  # long clusters are cut into parts of at most 1/SPLIT of a green, for re-merging
+
+
+# ---------------------------------------------------------------- max-pressure (Varaiya)
+
+
+@njit(**_OPTS)
+def _max_pressure(queues, downstream, phase_ptr, phase_idx, current, min_gain, pressures):
+    """Fill `pressures` per phase; return the chosen phase (keeps `current` unless beaten)."""
+    n_phases = phase_ptr.size - 1
+    for p in range(n_phases):
+        acc = 0.0
+        for k in range(phase_ptr[p], phase_ptr[p + 1]):
+            g = phase_idx[k]
+            acc += queues[g] - downstream[g]
+        pressures[p] = acc
+    best = 0
+    for p in range(1, n_phases):
+        if pressures[p] > pressures[best]:
+            best = p
+    if current >= 0 and pressures[best] - pressures[current] <= min_gain:
+        return current
+    return best
+
+
+# ---------------------------------------------------------------- Webster fixed time
+
+
+@njit(**_OPTS)
+def _webster(flows, saturation, phase_ptr, phase_idx, tim, cycle_min, cycle_max, ratios, greens):
+    """Fill flow ratios and displayed greens per phase; return the resulting cycle (s)."""
+    n = phase_ptr.size - 1
+    y_sum = 0.0
+    lost_sum = 0.0
+    for p in range(n):
+        y = 0.0
+        for k in range(phase_ptr[p], phase_ptr[p + 1]):
+            g = phase_idx[k]
+            y = max(y, flows[g] / saturation[g])
+        ratios[p] = y
+        y_sum += y
+        lost_sum += tim[p, STARTUP] + tim[p, YELLOW] + tim[p, ALL_RED]
+    if y_sum >= 1.0:
+        cycle = cycle_max
+    else:
+        cycle = min(max((1.5 * lost_sum + 5.0) / (1.0 - y_sum), cycle_min), cycle_max)
+    effective = max(cycle - lost_sum, 0.0)
+    for p in range(n):
+        share = ratios[p] / y_sum if y_sum > 0.0 else 1.0 / n
+        green = effective * share + tim[p, STARTUP]
+        greens[p] = min(max(green, tim[p, MIN_G]), tim[p, MAX_G])
+    actual = 0.0
+    for p in range(n):
+        actual += greens[p] + tim[p, YELLOW] + tim[p, ALL_RED]
+    return actual
+
+
+# ---------------------------------------------------------------- schedule-driven: the model
+
+
+@njit(**_INLINE)
+def _cluster_delay(arr, dur, n, h, b):
+    """Area between uniform arrivals over [arr, arr+dur] and discharge at 1/h from b >= arr."""
+    if b + n * h >= arr + dur:
+        return max(n * (b - arr) - 0.5 * n * dur + 0.5 * n * n * h, 0.0)
+    return n * (b - arr) * (b - arr) / (2.0 * (dur - n * h))
+
+
+@njit(**_INLINE)
+def _serve(cl, first, k, h, slt, gs, starts, ends, write):
+    """Serve rows first..first+k-1 in a green starting at gs; return (delay, finish)."""
+    prev = gs + slt
+    delay = 0.0
+    for j in range(first, first + k):
+        b = max(cl[j, ARR], prev)
+        fin = max(cl[j, ARR] + cl[j, DUR], b + cl[j, CNT] * h)
+        delay += _cluster_delay(cl[j, ARR], cl[j, DUR], cl[j, CNT], h, b)
+        if write:
+            starts[j] = b
+            ends[j] = fin
+        prev = fin
+    return delay, prev
+
+
+# ---------------------------------------------------------------- schedule-driven: the DP
+# A state is x, the number of clusters served per phase in mixed radix. Its entries are Pareto
+# on (delay so far, earliest start of the next green): the future depends on nothing else, so
+# keeping only non-dominated entries is exact. Hot columns wf: delay, ready; cold wg: green
+# start, green end; wi: parent entry (-1 - k for the running green serving k), phase, clusters.
+# The expansion and the insertion are written out inside `_schedule` on purpose: helpers that
+# take arrays, even inlined, cost reference-count traffic on every transition (2x slower).
+
+
+@njit(**_OPTS)
+def _n_states(cl_ptr):
+    """Number of 'clusters served per phase' vectors: prod(n_p + 1)."""
+    n_x = 1
+    for i in range(cl_ptr.size - 1):
+        n_x *= cl_ptr[i + 1] - cl_ptr[i] + 1
+    return n_x
+
+
+@njit(**_OPTS)
+def _work(cl_ptr):
+    """The DP's work measure: states x clusters (about twice the transitions it tries)."""
+    return _n_states(cl_ptr) * max(cl_ptr[cl_ptr.size - 1] - cl_ptr[0], 1)
+
+
+@njit(**_OPTS)
+def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t, g_k, cl_t, info):
+    """Rolling-horizon schedule: least total delay serving every cluster.
+
+    Workspace: cnt (>= states), wf, wg (>= states * cap, 2), wi (same, 3), where cap bounds
+    the Pareto entries kept per state. Outputs: g_ph/g_k (per green: phase, clusters served),
+    g_t (per green: start, end), cl_t (per cluster: service start, finish), info (delay,
+    switch_at, pruned, states). Returns the number of greens, or -1 if there is no plan.
+    """
+    n_ph = tim.shape[0]
+    stride = np.empty(n_ph, np.int64)
+    n_x = 1
+    for i in range(n_ph):
+        stride[i] = n_x
+        n_x *= cl_ptr[i + 1] - cl_ptr[i] + 1
+    cnt[:n_x] = 0
+    digits = np.zeros(n_ph, np.int64)
+    # The running green: entry k serves the first k clusters of `current` before it ends.
+    n_c = cl_ptr[current + 1] - cl_ptr[current] if current >= 0 else 0
+    init = np.empty((n_c + 1, 3))  # delay, earliest end, latest next green start
+    n_init = 1
+    clear0 = 0.0
+    init[0, 0], init[0, 1], init[0, 2] = 0.0, 0.0, np.inf
+    if current >= 0:
+        h, slt = tim[current, HEADWAY], tim[current, STARTUP]
+        gs0 = -elapsed
+        clear0 = tim[current, YELLOW] + tim[current, ALL_RED]
+        deadline = gs0 + tim[current, MAX_G]
+        prev = gs0 + slt
+        dsum = 0.0
+        n_init = 0
+        for k in range(n_c + 1):
+            if k > 0:
+                j = cl_ptr[current] + k - 1
+                b = max(cl[j, ARR], prev)
+                fin = max(cl[j, ARR] + cl[j, DUR], b + cl[j, CNT] * h)
+                dsum += _cluster_delay(cl[j, ARR], cl[j, DUR], cl[j, CNT], h, b)
+                prev = fin
+                if fin > deadline:
+                    break
+            end = max(max(prev, gs0 + tim[current, MIN_G]), 0.0)
+            init[k, 0], init[k, 1], init[k, 2] = dsum, end, max(deadline, end) + clear0
+            n_init += 1
+    pruned = 0
+    # Expand the running green's entries first, then every state's in index order: a green
+    # only adds clusters, so every entry is final before it is expanded.
+    for src in range(-1, n_x):
+        n_src = n_init if src < 0 else cnt[src]
+        if src == 0:
+            digits[:] = 0
+        for e_src in range(n_src):
+            if src < 0:
+                if current >= 0:
+                    digits[current] = e_src
+                x = e_src * stride[current] if current >= 0 else 0
+                d, ready, limit, parent = (
+                    init[e_src, 0],
+                    init[e_src, 1] + clear0,
+                    init[e_src, 2],
+                    -1 - e_src,
+                )
+            else:
+                x = src
+                parent = src * cap + e_src
+                d, ready, limit = wf[parent, 0], wf[parent, 1], np.inf
+            for i in range(n_ph):  # every next green: phase i serving its next k clusters
+                first = cl_ptr[i] + digits[i]
+                rem = cl_ptr[i + 1] - first
+                if rem == 0:
+                    continue
+                h, slt, maxg = tim[i, HEADWAY], tim[i, STARTUP], tim[i, MAX_G]
+                alpha = -np.inf
+                beta = slt
+                lo = max(ready, cl[first, ARR] - slt)
+                prev = ready + slt  # the service chain if the green starts at `ready`
+                dsum = 0.0
+                for k in range(1, rem + 1):
+                    j = first + k - 1
+                    a, du, nv = cl[j, ARR], cl[j, DUR], cl[j, CNT]
+                    nh = nv * h
+                    alpha = max(a + du, max(a, alpha) + nh)
+                    beta += nh
+                    b = max(a, prev)
+                    fin = max(a + du, b + nh)
+                    dsum += _cluster_delay(a, du, nv, h, b)
+                    prev = fin
+                    if beta > maxg:
+                        break
+                    if lo + maxg >= alpha:
+                        gs, dblk, fblk = ready, dsum, prev
+                    else:
+                        # Waiting lets the block arrive and bunch up, so it fits in max green.
+                        gs = alpha - maxg
+                        if gs > limit:
+                            break
+                        dblk = 0.0
+                        fblk = gs + slt
+                        for jj in range(first, first + k):
+                            bb = max(cl[jj, ARR], fblk)
+                            dblk += _cluster_delay(cl[jj, ARR], cl[jj, DUR], cl[jj, CNT], h, bb)
+                            fblk = max(cl[jj, ARR] + cl[jj, DUR], bb + cl[jj, CNT] * h)
+                    if gs > limit:
+                        break
+                    end = max(fblk, gs + tim[i, MIN_G])
+                    nxt = end + tim[i, YELLOW] + tim[i, ALL_RED]
+                    # Pareto-insert (d + dblk, nxt) into the target state.
+                    tx = x + k * stride[i]
+                    nd = d + dblk
+                    base = tx * cap
+                    m = cnt[tx]
+                    dominated = False
+                    for e in range(base, base + m):
+                        if wf[e, 0] <= nd and wf[e, 1] <= nxt:
+                            dominated = True
+                            break
+                    if dominated:
+                        continue
+                    w = base
+                    for e in range(base, base + m):
+                        if not (nd <= wf[e, 0] and nxt <= wf[e, 1]):
+                            if w != e:
+                                wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
+                                wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
+                                wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
+                            w += 1
+                    if w - base < cap:
+                        cnt[tx] = w - base + 1
+                    else:  # full: keep the lower delays, and say so
+                        cnt[tx] = cap
+                        pruned += 1
+                        worst = base
+                        for e in range(base + 1, w):
+                            if wf[e, 0] > wf[worst, 0]:
+                                worst = e
+                        if not nd < wf[worst, 0]:
+                            continue
+                        w = worst
+                    wf[w, 0], wf[w, 1], wg[w, 0], wg[w, 1] = nd, nxt, gs, end
+                    wi[w, 0], wi[w, 1], wi[w, 2] = parent, i, k
+        if src >= 0:
+            i = 0  # next mixed-radix `digits`
+            while i < n_ph:
+                digits[i] += 1
+                if digits[i] <= cl_ptr[i + 1] - cl_ptr[i]:
+                    break
+                digits[i] = 0
+                i += 1
+    # The best complete plan.
+    best_d = np.inf
+    best = 0
+    found = False
+    c_stride = stride[current] if current >= 0 else 0
+    for k in range(n_init):
+        if k * c_stride == n_x - 1 and (not found or init[k, 0] < best_d):
+            best_d, best, found = init[k, 0], -1 - k, True
+    for e in range((n_x - 1) * cap, (n_x - 1) * cap + cnt[n_x - 1]):
+        if not found or wf[e, 0] < best_d:
+            best_d, best, found = wf[e, 0], e, True
+    info[INFO_PRUNED] = pruned
+    info[INFO_STATES] = n_x
+    if not found:
+        return -1
+    info[INFO_DELAY] = best_d
+    return _unwind(
+        cl_ptr, cl, tim, current, elapsed, init, best, wg, wi, g_ph, g_t, g_k, cl_t, info
+    )
+
+
+@njit(**_OPTS)
+def _unwind(cl_ptr, cl, tim, current, elapsed, init, best, wg, wi, g_ph, g_t, g_k, cl_t, info):
+    """Follow parents from the best entry; write greens and cluster service times."""
+    n_blocks = 0
+    ref = best
+    while ref >= 0:
+        n_blocks += 1
+        ref = wi[ref, 0]
+    k0 = -1 - ref
+    n_g = n_blocks + (1 if current >= 0 else 0)
+    ref = best
+    for g in range(n_g - 1, n_g - 1 - n_blocks, -1):  # parents come newest first
+        g_ph[g], g_k[g] = wi[ref, 1], wi[ref, 2]
+        g_t[g, 0], g_t[g, 1] = wg[ref, 0], wg[ref, 1]
+        ref = wi[ref, 0]
+    if current >= 0:
+        g_ph[0], g_t[0, 0], g_t[0, 1], g_k[0] = current, -elapsed, init[k0, 1], k0
+    served = np.zeros(tim.shape[0], np.int64)
+    for g in range(n_g):
+        p = g_ph[g]
+        if g + 1 < n_g:  # a green ends when the next one's clearance must start
+            g_t[g, 1] = g_t[g + 1, 0] - tim[p, YELLOW] - tim[p, ALL_RED]
+        first = cl_ptr[p] + served[p]
+        _serve(
+            cl,
+            first,
+            g_k[g],
+            tim[p, HEADWAY],
+            tim[p, STARTUP],
+            g_t[g, 0],
+            cl_t[:, 0],
+            cl_t[:, 1],
+            True,
+        )
+        served[p] += g_k[g]
+    if current >= 0:
+        info[INFO_SWITCH_AT] = g_t[0, 1] if n_g > 1 else np.inf
+    else:
+        info[INFO_SWITCH_AT] = g_t[0, 0] if n_g > 0 else np.inf
+    return n_g
+
+
+# ---------------------------------------------------------------- preparation and batches
+
+
+@njit(**_INLINE)
+def _remove_row(out_ptr, out, n, j):
+    """Delete row j of a phase-grouped table; returns the new row count."""
+    for r in range(j, n - 1):
+        out[r, ARR], out[r, DUR], out[r, CNT] = out[r + 1, ARR], out[r + 1, DUR], out[r + 1, CNT]
+    for i in range(out_ptr.size - 1):
+        if out_ptr[i + 1] > j:
+            out_ptr[i + 1] -= 1
+    return n - 1
+
+
+@njit(**_OPTS)
+def _pair_need(out, j, h, room):
+    """Green time rows j and j + 1 (same phase) need as one cluster; inf if over `room`."""
+    end = max(out[j, ARR] + out[j, DUR], out[j + 1, ARR] + out[j + 1, DUR])
+    need = max(end - out[j, ARR], (out[j, CNT] + out[j + 1, CNT]) * h)
+    return need if need <= room else np.inf
+
+
+@njit(**_OPTS)
+def _split_rows(cl_ptr, cl, tim):
+    """Rows `_prepare` may write: each cluster split into parts of 1/SPLIT green."""
+    n = 0
+    for i in range(tim.shape[0]):
+        room = (tim[i, MAX_G] - tim[i, STARTUP]) / SPLIT
+        for j in range(cl_ptr[i], cl_ptr[i + 1]):
+            n += max(1, int(np.ceil(max(cl[j, DUR], cl[j, CNT] * tim[i, HEADWAY]) / room)))
+    return n
+
+
+@njit(**_OPTS)
+def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dropped):
+    """Cut clusters at the horizon and split long ones into parts of 1/SPLIT green; then, while
+    the DP's work (`_work`) is above max_work, merge the neighbours (same phase) that together
+    need the least green time, as long as one green can serve them; if nothing can merge, leave
+    out the latest-arriving clusters (their vehicles are added to dropped[0]).
+
+    `out` needs a row per split part (see the API). Returns the number of rows written.
+    """
+    n_ph = tim.shape[0]
+    n = 0
+    for i in range(n_ph):
+        out_ptr[i] = n
+        room = (tim[i, MAX_G] - tim[i, STARTUP]) / SPLIT
+        for j in range(cl_ptr[i], cl_ptr[i + 1]):
+            a, du, nv = cl[j, ARR], cl[j, DUR], cl[j, CNT]
+            if a >= horizon or nv <= 0.0:
+                continue
+            if a + du > horizon:  # keep the part that arrives inside the horizon
+                nv = nv * (horizon - a) / du
+                du = horizon - a
+            parts = max(1, int(np.ceil(max(du, nv * tim[i, HEADWAY]) / room)))
+            for q in range(parts):
+                out[n, ARR] = a + q * du / parts
+                out[n, DUR] = du / parts
+                out[n, CNT] = nv / parts
+                n += 1
+        for j in range(out_ptr[i] + 1, n):  # sort by arrival: input order is not trusted
+            r = j
+            while r > out_ptr[i] and out[r - 1, ARR] > out[r, ARR]:
+                for c in range(3):
+                    out[r - 1, c], out[r, c] = out[r, c], out[r - 1, c]
+                r -= 1
+    out_ptr[n_ph] = n
+    # need[j]: green time rows j and j + 1 would need together (inf across phases or too long)
+    need = np.full(max(n, 1), np.inf)
+    for i in range(n_ph):
+        for j in range(out_ptr[i], out_ptr[i + 1] - 1):
+            need[j] = _pair_need(out, j, tim[i, HEADWAY], tim[i, MAX_G] - tim[i, STARTUP])
+    while _work(out_ptr) > max_work:
+        best = -1
+        for j in range(n - 1):
+            if need[j] < np.inf and (best < 0 or need[j] < need[best]):
+                best = j
+        if best < 0:
+            break
+        j = best
+        out[j, DUR] = (
+            max(out[j, ARR] + out[j, DUR], out[j + 1, ARR] + out[j + 1, DUR]) - out[j, ARR]
+        )
+        out[j, CNT] += out[j + 1, CNT]
+        n = _remove_row(out_ptr, out, n, j + 1)
+        need[j + 1 : n] = need[j + 2 : n + 1].copy()
+        i = 0
+        while out_ptr[i + 1] <= j:
+            i += 1
+        room = tim[i, MAX_G] - tim[i, STARTUP]
+        need[j] = _pair_need(out, j, tim[i, HEADWAY], room) if j + 1 < out_ptr[i + 1] else np.inf
+        if j > out_ptr[i]:
+            need[j - 1] = _pair_need(out, j - 1, tim[i, HEADWAY], room)
+    while _work(out_ptr) > max_work:
+        # Still too much: leave out the latest-arriving cluster, so that every phase is seen
+        # up to about the same time and the DP stays within its time budget.
+        most = -1
+        for i in range(n_ph):
+            if out_ptr[i + 1] > out_ptr[i] and (
+                most < 0 or out[out_ptr[i + 1] - 1, ARR] >= out[out_ptr[most + 1] - 1, ARR]
+            ):
+                most = i
+        dropped[0] += out[out_ptr[most + 1] - 1, CNT]
+        n = _remove_row(out_ptr, out, n, out_ptr[most + 1] - 1)
+    return n
+
+
+@njit(**_OPTS)
+def _plan(
+    cl_ptr,
+    cl,
+    tim,
+    current,
+    elapsed,
+    horizon,
+    max_work,
+    fit_ptr,
+    fit,
+    ws_cnt,
+    ws_f,
+    ws_g,
+    ws_i,
+    cap,
+    g_ph,
+    g_t,
+    g_k,
+    cl_t,
+    info,
+):
+    """Prepare the clusters, then schedule them; the workspace grows here if too small.
+
+    info: delay, switch_at, pruned, states, fitted rows, vehicles left out. Returns the number
+    of greens, or -1 if there is no plan.
+    """
+    n = _prepare(cl_ptr, cl, tim, horizon, max_work, fit_ptr, fit, info[INFO_DROPPED:])
+    info[INFO_ROWS] = n
+    n_x = _n_states(fit_ptr)
+    if ws_cnt.size < n_x or ws_f.shape[0] < n_x * cap:
+        ws_cnt = np.empty(n_x, np.int64)
+        ws_f = np.empty((n_x * cap, 2))
+        ws_g = np.empty((n_x * cap, 2))
+        ws_i = np.empty((n_x * cap, 3), np.int64)
+    return _schedule(
+        fit_ptr,
+        fit,
+        tim,
+        current,
+        elapsed,
+        ws_cnt,
+        ws_f,
+        ws_g,
+        ws_i,
+        cap,
+        g_ph,
+        g_t,
+        g_k,
+        cl_t,
+        info,
+    )
+
+
+@njit(**_PARALLEL)
+def _plan_batch(
+    ph_ptr,
+    in_ptr,
+    in_off,
+    cl,
+    tim,
+    current,
+    elapsed,
+    horizon,
+    max_work,
+    cap,
+    n_chunks,
+    fit_ptr,
+    fit_off,
+    fit,
+    cl_t,
+    g_ph,
+    g_t,
+    g_k,
+    info,
+    n_greens,
+):
+    """`_plan` for many intersections, chunks of them in parallel.
+
+    Intersection m: phase rows ph_ptr[m]:ph_ptr[m + 1] of tim; its cluster pointers are
+    in_ptr[ph_ptr[m] + m : ph_ptr[m + 1] + m + 1], relative to its rows in_off[m]:in_off[m + 1]
+    of cl; fitted rows go to fit_off[m]:fit_off[m + 1] (pointers laid out like in_ptr), and
+    greens to g_ph/g_t/g_k[fit_off[m] + m : fit_off[m + 1] + m + 1].
+    """
+    n_int = ph_ptr.size - 1
+    for ch in prange(n_chunks):
+        size = min(max_work, 4096)  # one workspace per chunk, reused; _plan grows it if short
+        ws_cnt = np.empty(size, np.int64)
+        ws_f = np.empty((size * cap, 2))
+        ws_g = np.empty((size * cap, 2))
+        ws_i = np.empty((size * cap, 3), np.int64)
+        for m in range(ch * n_int // n_chunks, (ch + 1) * n_int // n_chunks):
+            p0, p1 = ph_ptr[m] + m, ph_ptr[m + 1] + m + 1
+            f0, f1 = fit_off[m], fit_off[m + 1]
+            n_greens[m] = _plan(
+                in_ptr[p0:p1],
+                cl[in_off[m] : in_off[m + 1]],
+                tim[ph_ptr[m] : ph_ptr[m + 1]],
+                current[m],
+                elapsed[m],
+                horizon,
+                max_work,
+                fit_ptr[p0:p1],
+                fit[f0:f1],
+                ws_cnt,
+                ws_f,
+                ws_g,
+                ws_i,
+                cap,
+                g_ph[f0 + m : f1 + m + 1],
+                g_t[f0 + m : f1 + m + 1],
+                g_k[f0 + m : f1 + m + 1],
+                cl_t[f0:f1],
+                info[m],
+            )

@@ -1,0 +1,113 @@
+"""Random schedule-optimiser instances and a plan checker, shared by the optimizer tests."""
+
+import numpy as np
+from hypothesis import strategies as st
+
+from edge.optimizer import kernels, reference
+
+TIMES = st.sampled_from([0.0, 0.0, 1.5, 4.0, 9.0, 15.0, 22.5, 31.0, 40.0])
+
+
+@st.composite
+def instances(draw, max_phases=3, max_clusters=2):
+    """A small instance in the reference's layout; every cluster fits in one green."""
+    n_ph = draw(st.integers(1, max_phases))
+    cl_ptr, arr, dur, cnt = [0], [], [], []
+    timing = [[] for _ in range(6)]
+    for _ in range(n_ph):
+        ming = draw(st.sampled_from([0.0, 4.0, 7.0]))
+        maxg = ming + draw(st.sampled_from([6.0, 12.0, 30.0]))
+        slt = draw(st.sampled_from([0.0, 2.0]))
+        hw = draw(st.sampled_from([1.0, 2.0, 2.5]))
+        row = [
+            ming,
+            maxg,
+            draw(st.sampled_from([3.0, 4.0])),
+            draw(st.sampled_from([0.0, 2.0])),
+            slt,
+            hw,
+        ]
+        for col, v in zip(timing, row, strict=True):
+            col.append(v)
+        rows = []
+        for _ in range(draw(st.integers(0, max_clusters))):
+            n = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 6.0]))
+            d = draw(st.sampled_from([0.0, 1.0, 4.0, 10.0]))
+            room = maxg - slt
+            rows.append((draw(TIMES), min(d, room), min(n, room / hw)))
+        rows.sort()
+        for a, d, n in rows:
+            arr.append(a)
+            dur.append(d)
+            cnt.append(n)
+        cl_ptr.append(len(arr))
+    current = draw(st.integers(-1, n_ph - 1))
+    elapsed = draw(st.sampled_from([0.0, 2.0, 10.0, 45.0]))
+    return cl_ptr, arr, dur, cnt, timing, current, elapsed
+
+
+def arrays(inst):
+    """(cl_ptr, cl, tim) kernel arrays of an instance."""
+    cl_ptr, arr, dur, cnt, timing = inst[:5]
+    cl = np.array([arr, dur, cnt], dtype=np.float64).T.reshape(-1, 3).copy()
+    return np.array(cl_ptr, np.int64), cl, np.array(timing, dtype=np.float64).T.copy()
+
+
+def run_kernel(inst, capacity=8):
+    """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's."""
+    cl_ptr, cl, tim = arrays(inst)
+    current, elapsed = inst[5], inst[6]
+    n_x = kernels._n_states(cl_ptr)
+    n = cl.shape[0]
+    ws = (
+        np.empty(n_x, np.int64),
+        np.empty((n_x * capacity, 2)),
+        np.empty((n_x * capacity, 2)),
+        np.empty((n_x * capacity, 3), np.int64),
+    )
+    g_ph, g_t, g_k = np.empty(n + 1, np.int64), np.empty((n + 1, 2)), np.empty(n + 1, np.int64)
+    cl_t, info = np.zeros((n, 2)), np.zeros(5)
+    n_g = kernels._schedule(
+        cl_ptr, cl, tim, current, elapsed, *ws, capacity, g_ph, g_t, g_k, cl_t, info
+    )
+    if n_g < 0:
+        return None
+    return {
+        "delay": info[0],
+        "greens": [
+            (int(g_ph[g]), float(g_t[g, 0]), float(g_t[g, 1]), int(g_k[g])) for g in range(n_g)
+        ],
+        "starts": cl_t[:, 0].tolist(),
+        "ends": cl_t[:, 1].tolist(),
+        "switch_at": info[1],
+        "pruned": int(info[2]),
+    }
+
+
+def check_plan(inst, plan, tol=1e-9):
+    """Assert a plan honours the model: clearances, min/max green, every cluster served once,
+    and its delay equals the sum of its clusters' delays."""
+    cl_ptr, arr, dur, cnt, timing, current, elapsed = inst
+    ming, maxg, yel, ared, slt, hw = timing
+    greens = plan["greens"]
+    served = [0] * len(ming)
+    total = 0.0
+    for g, (p, start, end, k) in enumerate(greens):
+        if g + 1 < len(greens):
+            assert abs(greens[g + 1][1] - (end + yel[p] + ared[p])) < tol, "clearance"
+        assert end - start >= ming[p] - tol, f"green {g} shorter than min green"
+        first = cl_ptr[p] + served[p]
+        if k:
+            fin = plan["ends"][first + k - 1]
+            if g == 0 and current >= 0:
+                assert fin <= start + maxg[p] + tol, "running green beyond max green"
+            else:
+                assert fin - max(start, arr[first] - slt[p]) <= maxg[p] + tol, "max green"
+            assert plan["starts"][first] >= start + slt[p] - tol, "served before start-up"
+            assert fin <= end + tol, "served after the green ended"
+        for j in range(first, first + k):
+            assert plan["starts"][j] >= arr[j] - tol, "served before arriving"
+            total += reference.cluster_delay(arr[j], dur[j], cnt[j], hw[p], plan["starts"][j])
+        served[p] += k
+    assert served == [cl_ptr[i + 1] - cl_ptr[i] for i in range(len(ming))], "not all served"
+    assert abs(total - plan["delay"]) <= 1e-7 * max(1.0, total)

@@ -1,0 +1,264 @@
+"""The public optimizer API: answers and refusals."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.optimizer import (
+    Decision,
+    cluster_table,
+    max_pressure,
+    phase_timing,
+    reference,
+    schedule,
+    warm_up,
+    webster,
+)
+from tests.optimizer.instances import check_plan
+
+CROSS = [[0, 1], [2, 3]]
+
+
+def test_max_pressure_picks_the_heaviest_phase():
+    assert max_pressure([1.0, 2.0, 3.0, 4.0], CROSS) == 1
+    assert max_pressure([5.0, 2.0, 3.0, 0.0], CROSS) == 0
+
+
+def test_max_pressure_keeps_current_on_tie_and_within_gain():
+    assert max_pressure([1.0, 1.0, 1.0, 1.0], CROSS, current=1) == 1
+    assert max_pressure([1.0, 1.0, 1.0, 1.0], CROSS) == 0  # no current: lowest index
+    assert max_pressure([1.0, 2.0, 3.0, 4.0], CROSS, current=0, min_switch_gain=4.0) == 0
+    assert max_pressure([1.0, 2.0, 3.0, 4.0], CROSS, current=0, min_switch_gain=3.9) == 1
+
+
+def test_max_pressure_downstream_term_counts():
+    # Phase 1 has more queue, but its exits are blocked.
+    assert max_pressure([1.0, 1.0, 3.0, 3.0], CROSS, downstream=[0, 0, 3, 3]) == 0
+
+
+def test_max_pressure_one_phase_and_zero_demand():
+    assert max_pressure([0.0], [[0]]) == 0
+    assert max_pressure([0.0, 0.0], [[0], [1]], current=1) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"queues": [1.0, -0.5, 0, 0]}, r"queues\[1\] must be finite and >= 0, got -0.5"),
+        ({"queues": [1.0, float("nan"), 0, 0]}, r"queues\[1\]"),
+        ({"queues": []}, "queues is empty"),
+        ({"queues": "abc"}, "queues must be"),
+        ({"phase_groups": []}, "at least one phase"),
+        ({"phase_groups": [[0, 1], []]}, r"phase_groups\[1\] has no signal groups"),
+        ({"phase_groups": [[0, 4]]}, r"phase_groups\[0\] entry must be in 0..3, got 4"),
+        ({"phase_groups": [[0, 0]]}, "twice"),
+        ({"phase_groups": [[0, 1.5]]}, "must be an integer"),
+        ({"current": 2}, r"current must be in -1..1, got 2"),
+        ({"current": True}, "current must be an integer"),
+        ({"min_switch_gain": -1.0}, "min_switch_gain must be >= 0"),
+        ({"min_switch_gain": float("inf")}, "min_switch_gain must be a finite number"),
+        ({"downstream": [0.0]}, "downstream has 1 entries"),
+    ],
+)
+def test_max_pressure_refuses_bad_input(kwargs, message):
+    args = {"queues": [1.0, 2.0, 3.0, 4.0], "phase_groups": CROSS, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        max_pressure(**args)
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def _timing(n=3, **kw):
+    args = {
+        "min_green_s": [5.0] * n,
+        "max_green_s": [40.0] * n,
+        "yellow_s": 3.5,
+        "all_red_s": 1.5,
+        **kw,
+    }
+    return phase_timing(**args)
+
+
+def test_schedule_nothing_arriving_holds_the_current_phase():
+    s = schedule([[], [], []], _timing(), current=1, elapsed_s=20.0)
+    assert s.decision == Decision(phase=1, switch=False, next_phase=-1, switch_in_s=math.inf)
+    assert s.delay_veh_s == 0.0
+    assert [(g.phase, g.clusters) for g in s.greens] == [(1, 0)]
+
+
+def test_schedule_switches_to_waiting_traffic_after_min_green():
+    clusters = [[], [(0.0, 0.0, 6.0)], []]
+    waiting = schedule(clusters, _timing(), current=0, elapsed_s=2.0)
+    assert waiting.decision.switch is False  # min green has 3 s left
+    assert waiting.decision.next_phase == 1
+    assert waiting.decision.switch_in_s == pytest.approx(3.0)
+    now = schedule(clusters, _timing(), current=0, elapsed_s=5.0)
+    assert now.decision == Decision(phase=1, switch=True, next_phase=1, switch_in_s=0.0)
+    assert now.greens[1].start_s == pytest.approx(5.0)  # after yellow and all-red
+
+
+def test_schedule_extends_for_an_arriving_platoon():
+    # Phase 0 is green with a platoon 4 s out; phase 1 has one car waiting.
+    clusters = [[(4.0, 6.0, 3.0)], [(0.0, 0.0, 1.0)]]
+    s = schedule(clusters, _timing(2), current=0, elapsed_s=10.0)
+    assert s.decision.switch is False and s.decision.phase == 0
+    assert s.greens[0].clusters == 1 and s.decision.switch_in_s == pytest.approx(10.0)
+
+
+def test_schedule_from_all_red_starts_the_busiest_phase():
+    s = schedule([[(0.0, 0.0, 1.0)], [(0.0, 0.0, 9.0)]], _timing(2), current=-1)
+    assert s.decision == Decision(phase=1, switch=True, next_phase=1, switch_in_s=0.0)
+
+
+def test_schedule_drops_clusters_beyond_the_horizon():
+    s = schedule([[(0.0, 0.0, 2.0)], [(130.0, 5.0, 3.0)]], _timing(2), current=0, horizon_s=120)
+    assert s.clusters.phase(1) == [] and len(s.greens) == 1
+
+
+def test_schedule_saturated_plan_respects_the_bounds():
+    timing = _timing(4, max_green_s=[30.0, 45.0, 30.0, 40.0])
+    clusters = [[(0.0, 0.0, 60.0), (10.0, 100.0, 60.0)] for _ in range(4)]
+    s = schedule(clusters, timing, current=2, elapsed_s=7.0, max_work=256)
+    assert s.states <= 256 and s.dropped_veh > 0  # far more than 120 s of demand per phase
+    assert sum(g.clusters for g in s.greens) == s.clusters.rows.shape[0]
+    assert s.clusters.rows[:, 2].sum() + s.dropped_veh == pytest.approx(4 * (60 + 60))
+    for g, nxt in zip(s.greens, s.greens[1:], strict=False):
+        assert nxt.start_s == pytest.approx(g.end_s + 3.5 + 1.5)
+    for g in s.greens:
+        assert g.end_s - g.start_s >= 5.0 - 1e-9
+    assert (s.cluster_end_s >= s.cluster_start_s).all()
+
+
+def test_schedule_accepts_a_cluster_table_and_numpy_scalars():
+    table = cluster_table([[(0.0, 0.0, 2.0)], []])
+    s = schedule(table, _timing(2), current=np.int64(0), elapsed_s=np.float64(1.0))
+    assert s.decision.phase == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"clusters": [[(0.0, 0.0, -1.0)], [], []]}, r"clusters\[0\]\[0\] vehicles must be"),
+        ({"clusters": [[(0.0, 0.0)], [], []]}, r"clusters\[0\]\[0\] must be \(arrival_s"),
+        ({"clusters": [[], []]}, "timing has 3 phases but there are 2"),
+        ({"timing": {"min_green_s": 5}}, "timing must be a PhaseTiming"),
+        ({"current": 3}, r"current must be in -1..2, got 3"),
+        ({"elapsed_s": -1.0}, "elapsed_s must be a finite number >= 0, got -1.0"),
+        ({"horizon_s": 0.0}, "horizon_s must be a finite number > 0"),
+        ({"max_work": 0}, "max_work must be an integer >= 1, got 0"),
+    ],
+)
+def test_schedule_refuses_bad_input(kwargs, message):
+    args = {"clusters": [[], [], []], "timing": _timing(), "current": 0, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        schedule(**args)
+
+
+# ---------------------------------------------------------------- Webster
+
+
+def test_webster_plan_and_decisions():
+    plan = webster(
+        [540, 540, 360, 360],
+        [1800] * 4,
+        [[0, 1], [2, 3]],
+        _timing(2, startup_lost_s=2.0, yellow_s=3.0, all_red_s=0.0),
+    )
+    assert plan.cycle_s == pytest.approx(40.0) and plan.green_s == pytest.approx((20.0, 14.0))
+    assert plan.decide(0, 5.0) == Decision(0, False, 1, pytest.approx(15.0))
+    assert plan.decide(0, 25.0) == Decision(1, True, 1, 0.0)
+    assert plan.decide(1, 14.0) == Decision(0, True, 0, 0.0)
+    assert plan.decide(-1, 0.0).phase == 0
+
+
+def test_webster_zero_demand_splits_evenly_and_respects_min_green():
+    plan = webster([0, 0, 0], [1800] * 3, [[0], [1], [2]], _timing(3, min_green_s=[5, 5, 20]))
+    assert plan.green_s[0] == plan.green_s[1] and plan.green_s[2] >= 20.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([-1, 0], [1800, 1800], [[0], [1]]), r"flows_vph\[0\] must be finite and >= 0"),
+        (([1, 0], [1800, 0], [[0], [1]]), r"saturation_vph\[1\] must be > 0"),
+        (([1, 0], [1800], [[0], [1]]), "one value per signal group"),
+        (([1, 0], [1800, 1800], [[0], []]), r"phase_groups\[1\] has no signal groups"),
+        (([1, 0], [1800, 1800], [[0]]), "timing has 2 phases but there are 1"),
+    ],
+)
+def test_webster_refuses_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        webster(*args, _timing(2))
+
+
+def test_webster_refuses_inverted_cycle_bounds():
+    with pytest.raises(ValueError, match="cycle_min_s 90 is above cycle_max_s 60"):
+        webster([1, 1], [1800, 1800], [[0], [1]], _timing(2), cycle_min_s=90, cycle_max_s=60)
+
+
+def test_warm_up_runs_every_kernel():
+    assert warm_up() >= 0.0
+
+
+def test_schedule_greens_property_matches_the_arrays():
+    s = schedule([[(0.0, 0.0, 3.0)], [(0.0, 0.0, 2.0)]], _timing(2), current=0, elapsed_s=9.0)
+    assert [g.phase for g in s.greens] == s.green_phase.tolist() == [0, 1]
+    assert s.greens[1].start_s == s.green_start_s[1] == s.greens[0].end_s + 5.0
+
+
+@st.composite
+def _api_problems(draw):
+    n_ph = draw(st.integers(1, 4))
+    timing = _timing(
+        n_ph,
+        min_green_s=draw(st.lists(st.sampled_from([0.0, 5.0, 7.0]), min_size=n_ph, max_size=n_ph)),
+        max_green_s=draw(
+            st.lists(st.sampled_from([10.0, 25.0, 40.0]), min_size=n_ph, max_size=n_ph)
+        ),
+        sat_headway_s=draw(st.sampled_from([1.0, 2.0])),
+    )
+    cluster = st.tuples(
+        st.sampled_from([0.0, 3.0, 12.5, 40.0, 90.0, 130.0]),
+        st.sampled_from([0.0, 2.0, 15.0, 60.0]),
+        st.sampled_from([0.0, 1.0, 4.0, 30.0]),
+    )
+    clusters = draw(st.lists(st.lists(cluster, max_size=4), min_size=n_ph, max_size=n_ph))
+    current = draw(st.integers(-1, n_ph - 1))
+    return clusters, timing, current, draw(st.sampled_from([0.0, 4.0, 60.0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(_api_problems(), st.sampled_from([64, 4096]))
+def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
+    clusters, timing, current, elapsed = problem
+    s = schedule(clusters, timing, current, elapsed, max_work=max_work)
+    t = s.clusters
+    inst = (
+        t.ptr.tolist(),
+        *(t.rows[:, c].tolist() for c in range(3)),
+        [c.tolist() for c in timing.array.T],
+        current,
+        elapsed,
+    )
+    want = reference.schedule(*inst)
+    got = {
+        "delay": s.delay_veh_s,
+        "greens": [(g.phase, g.start_s, g.end_s, g.clusters) for g in s.greens],
+        "starts": s.cluster_start_s.tolist(),
+        "ends": s.cluster_end_s.tolist(),
+        "switch_at": s.decision.switch_in_s,
+        "pruned": s.pruned,
+    }
+    assert got == want
+    check_plan(inst, want)
+    given_veh = sum(
+        n * (min(1.0, (120 - a) / d) if d else a < 120)
+        for ph in clusters
+        for a, d, n in ph
+        if a < 120
+    )
+    assert t.rows[:, 2].sum() + s.dropped_veh == pytest.approx(given_veh)
