@@ -1,3 +1,4 @@
+from configs import four
 from mpcompat import raises
 
 from firmware import config
@@ -22,23 +23,10 @@ def cross():
 
 def overlap():
     """A leading left (nl) that overlaps the through movement (nt) into the next phase."""
-    return {
-        "v": 1,
-        "id": "overlap",
-        "groups": ["nl", "nt", "st", "ew", "ewp"],
-        "ped": [0, 0, 0, 0, 1],
-        "conflicts": [[0, 2], [0, 3], [0, 4], [1, 3], [1, 4], [2, 3], [2, 4]],
-        "phases": [[0, 1], [1, 2], [3], [3, 4]],
-        "timing": [
-            [5000, 15000, 2000, 3000, 1000],
-            [8000, 30000, 3000, 4000, 2000],
-            [6000, 20000, 2000, 3500, 1500],
-            [7000, 25000, 2000, 3000, 1000],
-        ],
-        "detectors": [[0], [1], [2, 3], []],
-        "startup_flash": 4000,
-        "startup_all_red": 2000,
-    }
+    d = four()
+    d["id"] = "overlap"
+    d["detectors"] = [[0], [1], [2, 3], []]
+    return d
 
 
 def problems(d):

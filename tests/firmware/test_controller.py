@@ -2,47 +2,14 @@
 import binascii
 import struct
 
+from configs import four, two
+
 from firmware import config, sequencer, ticks
 from firmware import protocol as P
 from firmware.controller import Controller
 
 T0 = ticks.PERIOD - 5000  # every conversation crosses the 2^30 wrap 5 s after boot
 DT = 100  # control tick (ms)
-
-
-def two():
-    return {
-        "v": 1,
-        "id": "two",
-        "groups": ["ns", "ew"],
-        "ped": [0, 0],
-        "conflicts": [[0, 1]],
-        "phases": [[0], [1]],
-        "timing": [[5000, 20000, 2000, 3000, 1000], [4000, 15000, 1500, 3500, 500]],
-        "detectors": [[0], [1]],
-        "startup_flash": 2000,
-        "startup_all_red": 1000,
-    }
-
-
-def four():
-    return {
-        "v": 1,
-        "id": "four",
-        "groups": ["nl", "nt", "st", "ew", "ewp"],
-        "ped": [0, 0, 0, 0, 1],
-        "conflicts": [[0, 2], [0, 3], [0, 4], [1, 3], [1, 4], [2, 3], [2, 4]],
-        "phases": [[0, 1], [1, 2], [3], [3, 4]],
-        "timing": [
-            [5000, 15000, 2000, 3000, 1000],
-            [8000, 30000, 3000, 4000, 2000],
-            [6000, 20000, 2000, 3500, 1500],
-            [7000, 25000, 2000, 3000, 1000],
-        ],
-        "detectors": [[0], [1], [2], [3]],
-        "startup_flash": 4000,
-        "startup_all_red": 2000,
-    }
 
 
 class Gateway:
