@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.optimizer.clusters import ClusterTable, checked_rows
-from edge.optimizer.timing import PhaseTiming
+from edge.optimizer.timing import PhaseTiming, as_vector
 
 DEFAULT_MAX_WORK = 4096  # DP budget (states x clusters): clusters are merged until it fits
 DEFAULT_CAPACITY = 8  # Pareto entries kept per DP state
@@ -51,12 +51,7 @@ def warm_up():
 
 
 def _float_vector(name, values, *, allow_negative=False):
-    try:
-        arr = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a flat sequence of numbers, got {values!r}")
+    arr = as_vector(name, values)
     bad = ~np.isfinite(arr) if allow_negative else ~(np.isfinite(arr) & (arr >= 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -3,7 +3,7 @@
 import numpy as np
 
 from edge.optimizer import api
-from edge.optimizer.clusters import ClusterTable, cluster_table
+from edge.optimizer.clusters import ClusterTable, cluster_table, pack_rows
 
 
 def _tables(problems):
@@ -40,13 +40,8 @@ def _tables(problems):
         n_phases = [t.n_phases for t in tables]
         lens = np.concatenate([np.diff(t.ptr) for t in tables])
         rows = np.concatenate([t.rows for t in tables]).reshape(-1, 3)
-    phase = np.repeat(np.arange(len(lens)), lens)
-    keep = rows[:, 2] > 0
-    rows, phase = rows[keep], phase[keep]
-    order = np.lexsort((rows[:, 0], phase))  # by phase, then arrival; stable
-    ptr = np.zeros(len(lens) + 1, np.int64)
-    np.cumsum(np.bincount(phase, minlength=len(lens)), out=ptr[1:])
-    return np.array(n_phases, np.int64), ptr, np.ascontiguousarray(rows[order])
+    ptr, rows = pack_rows(lens, rows)
+    return np.array(n_phases, np.int64), ptr, rows
 
 
 def schedule_batch(

@@ -37,14 +37,19 @@ def cluster_table(per_phase):
     """
     if isinstance(per_phase, ClusterTable):
         return per_phase
-    lens, rows = checked_rows(per_phase)
+    return ClusterTable(*pack_rows(*checked_rows(per_phase)))
+
+
+def pack_rows(lens, rows):
+    """Rows grouped `lens[p]` per phase -> (ptr, rows): empty clusters dropped, each phase's
+    rows sorted by arrival (stable), ptr[p]:ptr[p+1] indexing phase p."""
     phase = np.repeat(np.arange(len(lens)), lens)
     keep = rows[:, 2] > 0
     rows, phase = rows[keep], phase[keep]
     order = np.lexsort((rows[:, 0], phase))  # by phase, then arrival; stable
     ptr = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(np.bincount(phase, minlength=len(lens)), out=ptr[1:])
-    return ClusterTable(ptr, np.ascontiguousarray(rows[order]))
+    return ptr, np.ascontiguousarray(rows[order])
 
 
 def checked_rows(per_phase):

@@ -38,6 +38,11 @@ class PhaseTiming:
 def _column(name, values, n):
     if isinstance(values, int | float | np.number):
         values = [values] * (n if n is not None else 1)
+    return as_vector(name, values)
+
+
+def as_vector(name, values):
+    """A flat float64 array from a sequence of numbers, or ValueError naming `name`."""
     try:
         arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError):
