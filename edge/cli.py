@@ -38,6 +38,46 @@ def _config_example(args) -> int:
     return 0
 
 
+def _config_import_sumo(args) -> int:
+    # Imported here: sumolib is an optional dependency of the import only.
+    from pathlib import Path
+
+    from edge import sumo_import
+
+    tls = "all" if args.tls == "all" else [t for t in args.tls.split(",") if t]
+    try:
+        imported = sumo_import.import_net(args.net, tls)
+    except sumo_import.SumoImportError as e:
+        for p in e.problems:
+            print(f"{args.net}: {p}", file=sys.stderr)
+        return 1
+    if args.out_dir is None and len(imported) > 1:
+        ids = ", ".join(i.intersection.id for i in imported)
+        print(
+            f"{args.net}: {len(imported)} traffic lights ({ids}): give --out-dir DIR or --tls ID",
+            file=sys.stderr,
+        )
+        return 1
+    for imp in imported:
+        for w in imp.warnings:
+            print(f"{args.net}: traffic light {imp.intersection.id!r}: {w}", file=sys.stderr)
+    source = Path(args.net).name
+    if args.out_dir is None:
+        sys.stdout.write(sumo_import.to_toml(imported[0], source))
+        return 0
+    out_dir = Path(args.out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for imp in imported:
+            path = out_dir / f"{imp.intersection.id}.toml"
+            path.write_text(sumo_import.to_toml(imp, source), encoding="utf-8")
+            print(f"wrote {path}")
+    except OSError as e:
+        print(f"{args.out_dir}: cannot write: {e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _record_check(args) -> int:
     try:
         headers, rows = read_record(args.file)
@@ -116,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", choices=factories.EXAMPLES, help="which intersection")
     p.set_defaults(func=_config_example)
+    p = cfg_sub.add_parser(
+        "import-sumo",
+        help="import SUMO traffic lights as configs",
+        description="Import the traffic lights of a SUMO network (.net.xml) as intersection "
+        "configs (see docs/config.md). One light prints to stdout; several need --out-dir. "
+        "Exit 1 listing every problem when a light cannot be imported.",
+    )
+    p.add_argument("net", metavar="NET", help="SUMO network (.net.xml)")
+    p.add_argument("--tls", default="all", help="all (default) or comma-separated light ids")
+    p.add_argument("--out-dir", metavar="DIR", help="write DIR/<id>.toml per traffic light")
+    p.set_defaults(func=_config_import_sumo)
 
     rec = sub.add_parser("record", help="work with run records (JSON Lines)")
     rec_sub = rec.add_subparsers(dest="record_command", metavar="ACTION")
