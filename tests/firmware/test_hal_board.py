@@ -1,0 +1,282 @@
+# cpython-only
+"""firmware.hal_board against a mock `machine` module: no board is attached to this machine.
+
+The mock (`FakeMachine`) stands in for MicroPython's `machine.Pin`, `UART` and `WDT` with only
+what `hal_board` uses; it is put into `sys.modules` just long enough to import the module under
+test. CPython only: the Unix port's built-in `machine` module would shadow the mock, and that
+port has no Pin, UART or WDT to test against anyway.
+"""
+
+import sys
+import types
+
+from mpcompat import raises
+
+from firmware import ticks
+
+
+class FakePin:
+    IN = 0
+    OUT = 1
+    PULL_UP = 2
+
+    def __init__(self, machine, pin_id, mode=-1, pull=-1, value=None):
+        self.id = pin_id
+        self.mode = mode
+        self.pull = pull
+        self.level = 0 if value is None else value
+        machine.pins[pin_id] = self
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        if self.mode != FakePin.OUT:
+            raise AssertionError("pin %r written but not an output" % self.id)
+        self.level = 1 if v else 0
+
+
+class FakeUart:
+    def __init__(self, uid, baudrate, tx, rx):
+        self.args = (uid, baudrate, tx, rx)
+        self.incoming = b""
+        self.sent = []
+        self.reads = 0
+
+    def any(self):
+        return len(self.incoming)
+
+    def read(self):
+        self.reads += 1
+        data, self.incoming = self.incoming, b""
+        return data or None  # like MicroPython: None when nothing is waiting
+
+    def write(self, data):
+        self.sent.append(bytes(data))
+        return len(data)
+
+
+class FakeWdt:
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class FakeMachine(types.ModuleType):
+    """The mock `machine` module; records every Pin, the UART and the WDT it hands out."""
+
+    def __init__(self):
+        super().__init__("machine")
+        self.pins = {}
+        self.uart = None
+        self.wdt = None
+        machine = self
+
+        class Pin(FakePin):
+            def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+                super().__init__(machine, pin_id, mode, pull, value)
+
+        def uart(*args, **kwargs):
+            machine.uart = FakeUart(*args, **kwargs)
+            return machine.uart
+
+        def wdt(timeout):
+            machine.wdt = FakeWdt(timeout)
+            return machine.wdt
+
+        self.Pin = Pin
+        self.UART = uart
+        self.WDT = wdt
+
+
+def _swap_modules(entries):
+    """Put `entries` into sys.modules; return what to put back (None = remove)."""
+    saved = {name: sys.modules.get(name) for name in entries}
+    sys.modules.update(entries)
+    return saved
+
+
+def _restore_modules(saved):
+    for name, mod in saved.items():
+        if mod is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = mod
+
+
+def _import_hal_board(machine):
+    """A fresh firmware.hal_board bound to `machine`; sys.modules is left as it was."""
+    import firmware
+
+    had_attr = hasattr(firmware, "hal_board")
+    old_attr = getattr(firmware, "hal_board", None)
+    saved = _swap_modules({"machine": machine})
+    saved["firmware.hal_board"] = sys.modules.pop("firmware.hal_board", None)
+    try:
+        import firmware.hal_board as hal_board
+
+        return hal_board
+    finally:
+        _restore_modules(saved)
+        if had_attr:
+            firmware.hal_board = old_attr
+        elif hasattr(firmware, "hal_board"):
+            del firmware.hal_board
+
+
+PINMAP = {
+    "uart": [1, 115200, 4, 5],
+    "detectors": [10, 11, 12],
+    "heads": [[20, 21, 22], [23, 24, 25], [26, 27, 28], [29, 30, 31], [32, 33, 34]],
+    "wdt_ms": 2500,
+}
+
+
+def _board(pinmap=PINMAP, arm_watchdog=True):
+    machine = FakeMachine()
+    hal_board = _import_hal_board(machine)
+    return hal_board.Board(pinmap, arm_watchdog=arm_watchdog), machine
+
+
+def _lamps(machine, pinmap=PINMAP):
+    """Each head's lamps as an 'RYG' string of 0/1, e.g. '001' = green."""
+    return ["".join(str(machine.pins[p].level) for p in lamps) for lamps in pinmap["heads"]]
+
+
+class _FakeTime(types.ModuleType):
+    def __init__(self, now):
+        super().__init__("time")
+        self.now = now
+
+    def ticks_ms(self):
+        return self.now
+
+
+def _with_time(now, fn, *args):
+    """Call fn with a mock `time` module whose ticks_ms() returns `now` (board-side clock)."""
+    saved = _swap_modules({"time": _FakeTime(now)})
+    try:
+        return fn(*args)
+    finally:
+        _restore_modules(saved)
+
+
+def test_constructs_pins_uart_and_watchdog_from_the_pin_map():
+    board, machine = _board()
+    assert machine.uart.args == (1, 115200, 4, 5)
+    for p in PINMAP["detectors"]:
+        assert (machine.pins[p].mode, machine.pins[p].pull) == (FakePin.IN, FakePin.PULL_UP)
+    for lamps in PINMAP["heads"]:
+        for p in lamps:
+            assert (machine.pins[p].mode, machine.pins[p].level) == (FakePin.OUT, 0)
+    assert machine.wdt.timeout == 2500
+    default = dict(PINMAP)
+    del default["wdt_ms"]
+    assert _board(default)[1].wdt.timeout == 4000
+
+
+def test_each_signal_char_lights_its_lamp():
+    board, machine = _board()
+    board.write_heads(0, bytearray(b"Ggyro"))
+    #                      R Y G
+    assert _lamps(machine) == ["001", "001", "010", "100", "000"]
+    board.write_heads(0, bytearray(b"ryGgr"))
+    assert _lamps(machine) == ["100", "010", "001", "001", "100"]
+
+
+def test_flash_blinks_red_at_1_hz_over_now_ms():
+    board, machine = _board()
+    signals = bytearray(b"fffff")
+    levels = []
+    for now in (0, 499, 500, 999, 1000, 1499, 1500):
+        board.write_heads(now, signals)
+        heads = _lamps(machine)
+        assert len(set(heads)) == 1, heads  # every head blinks in step
+        levels.append(heads[0])
+    assert levels == ["000", "000", "100", "100", "000", "000", "100"]
+
+
+def test_flash_keeps_blinking_on_each_tick():
+    board, machine = _board()
+    board.write_heads(0, bytearray(b"frrrr"))
+    sleeps = []
+    fake_asyncio = types.ModuleType("asyncio")
+
+    async def sleep_ms(ms):
+        sleeps.append(ms)
+
+    fake_asyncio.sleep_ms = sleep_ms  # CPython's asyncio has no sleep_ms
+
+    def tick():
+        coro = board.wait_tick()
+        raises(StopIteration, coro.send, None)
+
+    saved = _swap_modules({"asyncio": fake_asyncio})
+    try:
+        _with_time(600, tick)
+        assert _lamps(machine)[:2] == ["100", "100"]
+        _with_time(1100, tick)
+        assert _lamps(machine)[:2] == ["000", "100"]
+    finally:
+        _restore_modules(saved)
+    assert sleeps and all(ms > 0 for ms in sleeps)
+
+
+def test_all_flash_drives_every_head_to_flash():
+    board, machine = _board()
+    board.write_heads(0, bytearray(b"GGyrr"))
+    _with_time(700, board.all_flash, 5)  # 700 ms: the lit half of the blink
+    assert _lamps(machine) == ["100"] * 5
+    _with_time(1200, board.all_flash, 5)
+    assert _lamps(machine) == ["000"] * 5  # no green or yellow is left anywhere
+
+
+def test_detector_bitmask_active_high_and_low():
+    for active_low, expected in ((False, 0b101), (True, 0b010)):
+        pinmap = dict(PINMAP, active_low=active_low)
+        board, machine = _board(pinmap)
+        for p, level in zip(PINMAP["detectors"], (1, 0, 1), strict=True):
+            machine.pins[p].level = level
+        assert board.read_detectors() == expected, (active_low, board.read_detectors())
+
+
+def test_uart_read_returns_none_when_nothing_is_waiting():
+    board, machine = _board()
+    assert board.uart_read() is None
+    assert machine.uart.reads == 0  # no read call, so no allocation, when nothing is there
+    machine.uart.incoming = b"\x01\x02\x00"
+    assert board.uart_read() == b"\x01\x02\x00"
+    assert board.uart_read() is None
+
+
+def test_uart_write_skips_empty_data():
+    board, machine = _board()
+    board.uart_write(b"")
+    board.uart_write(b"\x05\x00")
+    assert machine.uart.sent == [b"\x05\x00"]
+
+
+def test_watchdog_fed_only_when_armed():
+    board, machine = _board()
+    board.feed_watchdog()
+    board.feed_watchdog()
+    assert machine.wdt.feeds == 2
+    board, machine = _board(arm_watchdog=False)  # maintenance mode
+    board.feed_watchdog()
+    assert machine.wdt is None
+
+
+def test_now_ms_masks_the_tick_counter_to_the_board_period():
+    board, _ = _board()
+    assert _with_time(12345, board.now_ms) == 12345
+    assert _with_time(ticks.PERIOD + 5, board.now_ms) == 5
+    assert _with_time((1 << 62) - 1, board.now_ms) == ticks.PERIOD - 1  # Unix port's wrap
+
+
+def test_import_leaves_sys_modules_as_it_was():
+    before = {name: sys.modules.get(name) for name in ("machine", "firmware.hal_board")}
+    _board()
+    after = {name: sys.modules.get(name) for name in ("machine", "firmware.hal_board")}
+    assert after == before
