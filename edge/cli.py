@@ -1,4 +1,4 @@
-"""The `greenwave` command: config validate/example, record check, demo."""
+"""The `greenwave` command: config validate/example, record check, demo, gateway run."""
 
 from __future__ import annotations
 
@@ -130,6 +130,25 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_run_demo)
 
 
+def _add_gateway(sub) -> None:
+    # Imported when the parser is built, like the demo; gateway.cli itself imports paho and
+    # pyserial only when `gateway run` runs.
+    try:
+        gw = importlib.import_module("gateway.cli")
+    except ImportError as e:
+        reason = str(e) or type(e).__name__
+
+        def unavailable(args) -> int:
+            print(f"greenwave gateway is unavailable: {reason}", file=sys.stderr)
+            return 1
+
+        p = sub.add_parser("gateway", help="run the gateway (unavailable)")
+        p.set_defaults(func=unavailable)
+        return
+    p = sub.add_parser("gateway", help="bridge a controller to MQTT", description=gw.__doc__)
+    gw.add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `greenwave` command."""
     parser = argparse.ArgumentParser(
@@ -180,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_record_check)
 
     _add_demo(sub)
+    _add_gateway(sub)
     for group in (cfg, rec):
         group.set_defaults(func=_usage(group))
     parser.set_defaults(func=_usage(parser))

@@ -2,6 +2,11 @@
 
 The optimizer proposes, the controller disposes: a decision is a HOLD or SWITCH request that
 the firmware checks against its own bounds and answers with an ACK, published on `decision`.
+
+Telemetry and events go into the on-disk outbox first and leave it only when the broker
+acknowledges them (QoS 1); rows queued before the current broker connection (an outage, an
+earlier run) are replayed in order with `"historical": true`. A retained `health` message
+says how the gateway is doing every `health_period_s`.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from functools import partial
 
 from edge.optimizer import max_pressure
 from firmware import protocol as P
@@ -16,12 +23,14 @@ from firmware import protocol as P
 from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
 from .mqtt import MqttError
+from .outbox import EVENTS, TELEMETRY, Outbox, OutboxFull
 from .topics import Topics
 
 log = logging.getLogger("greenwave.gateway")
 
 _REOPEN_FIRST_S = 0.5
 _REOPEN_MAX_S = 8.0
+_PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
 
 
 class Gateway:
@@ -38,6 +47,8 @@ class Gateway:
         site: str | None = None,
         decision_period_s: float = 1.0,
         min_switch_gain: float = 2.0,
+        outbox: Outbox | None = None,
+        health_period_s: float = 5.0,
     ):
         self.ix = ix
         self.clock = clock
@@ -53,9 +64,16 @@ class Gateway:
         self.decisions: list[dict] = []  # newest last, bounded
         self.stats = dict.fromkeys(
             ("frames", "bad_payloads", "telemetry", "events", "decisions", "acks_ok",
-             "acks_refused", "unanswered", "publish_failures", "link_errors"), 0
+             "acks_refused", "unanswered", "publish_failures", "link_errors", "acked",
+             "replayed"), 0
         )  # fmt: skip
-        self._seq = {"telemetry": 0, "events": 0}
+        self.outbox = outbox  # None: an in-memory one at start() (tests, the demo)
+        self.health_period_s = health_period_s
+        self._acked: queue.SimpleQueue[int] = queue.SimpleQueue()  # row ids from paho's thread
+        self._handed = 0  # highest row id paho has taken; paho resends those on reconnect
+        self._last_health = float("-inf")
+        self._session_seen: float | None = None  # the broker connection `_republish` served
+        self._rebirth = threading.Event()  # set from paho's thread by a `cmd/rebirth` message
         self._asked: dict[int, dict] = {}
         self._last_decision_s = float("-inf")
         self._last_request: tuple | None = None
@@ -68,7 +86,15 @@ class Gateway:
     def start(self) -> Gateway:
         # compile (or load from cache) the optimizer now, not inside the serial loop
         max_pressure([0.0] * len(self.ix.groups), self.phase_groups)
+        if self.outbox is None:
+            self.outbox = Outbox(":memory:")
         self.link.open()
+        self.mqtt.subscribe(self.topics.cmd("rebirth"), lambda topic, payload: self._rebirth.set())
+        backlog = self.outbox.depth()
+        log.info(
+            "session %d; %d message(s) wait in the outbox %s",
+            self.outbox.session, backlog, self.outbox.path,
+        )  # fmt: skip
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"gateway-{self.ix.id}", daemon=True)
         self._thread.start()
@@ -80,6 +106,8 @@ class Gateway:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.link.close()
+        if self.outbox is not None:
+            self._take_acks()  # what the broker confirmed so far need not be sent again
 
     def _run(self) -> None:
         backoff = _REOPEN_FIRST_S
@@ -132,10 +160,98 @@ class Gateway:
         if now - self._last_decision_s >= self.decision_period_s:
             self._last_decision_s = now
             self._decide()
+        self._take_acks()
+        if self.mqtt.connected and self.mqtt.connected_since != self._session_seen:
+            self._session_seen = self.mqtt.connected_since
+            self._republish()
+        if self._rebirth.is_set():
+            self._rebirth.clear()
+            log.info("rebirth requested: publishing state and health again")
+            self._republish()
+        self._pump()
+        if time.monotonic() - self._last_health >= self.health_period_s:
+            self.publish_health()
 
-    def _next(self, stream: str) -> int:
-        self._seq[stream] += 1
-        return self._seq[stream]
+    # the outbox ---------------------------------------------------------------------------
+    def _queue(self, stream: str, topic: str, payload: dict) -> None:
+        """Into the outbox first; `_pump` publishes it. A full outbox of events is an alarm."""
+        try:
+            self.outbox.put(stream, payload, topic=topic)
+        except OutboxFull as e:
+            log.error("ALARM: %s", e)
+            self._publish(self.topics.events, {
+                "session": self.outbox.session, "t": payload.get("t"), "event": "outbox_full",
+                "detail": str(e),
+            }, qos=1)  # fmt: skip
+            self.publish_health()
+            return
+        self._pump()  # now, so topics keep the controller's order (state, then its event)
+
+    def _take_acks(self) -> None:
+        ids = []
+        while True:
+            try:
+                ids.append(self._acked.get_nowait())
+            except queue.Empty:
+                break
+        if ids:
+            self.stats["acked"] += len(ids)
+            self.outbox.ack(*ids)
+
+    def _pump(self) -> None:
+        """Hand the rows paho has not taken yet to it, in order, while the broker is there."""
+        if not self.mqtt.connected:
+            return
+        since = self.mqtt.connected_since or float("inf")
+        for row in self.outbox.pending(_PUMP_BATCH, after=self._handed):
+            payload = row.payload
+            historical = row.session != self.outbox.session or row.ts < since
+            if historical:
+                payload = {**payload, "historical": True}
+            try:
+                self.mqtt.publish(
+                    row.topic, payload, qos=1, on_ack=partial(self._acked.put, row.id)
+                )
+            except MqttError as e:
+                if self.mqtt.connected:
+                    self.stats["publish_failures"] += 1
+                    log.warning("%s", e)
+                return  # the row stays on disk; the next pass tries again, still in order
+            self._handed = row.id
+            if historical:
+                self.stats["replayed"] += 1
+
+    def _republish(self) -> None:
+        """Say the retained state and health again: on a new broker connection (a change
+        during the outage was not published) and when a consumer asks with `cmd/rebirth`."""
+        if self.state is not None:
+            self._publish(self.topics.state, self.state, qos=1, retain=True)
+        self._last_health = float("-inf")  # and health on this pass
+
+    def health(self) -> dict:
+        """How the gateway is doing: the payload of the retained `health` topic."""
+        errors = dict(self.link.decoder.errors)
+        return {
+            "t": round(time.time(), 3),
+            "session": self.outbox.session,
+            "queue_depth": self.outbox.depth(),
+            "queue": {s: self.outbox.depth(s) for s in (TELEMETRY, EVENTS)},
+            "oldest_unsent_s": round(self.outbox.oldest_age_s(), 3),
+            "thinned": self.outbox.thinned,
+            "events_refused": self.outbox.refused,
+            "reconnects": self.mqtt.reconnects,
+            "link_up": self.link.up(),
+            "frames_dropped": errors,
+            "crc_errors": errors.get("crc", 0),
+            "publish_failures": self.stats["publish_failures"],
+            "unanswered_commands": self.stats["unanswered"],
+        }
+
+    def publish_health(self) -> None:
+        """Publish `health()` retained now (skipped while the broker is away)."""
+        self._last_health = time.monotonic()
+        if self.mqtt.connected:
+            self._publish(self.topics.health, self.health(), qos=1, retain=True)
 
     def _publish(self, topic: str, payload, **kw) -> None:
         """Publish; with the broker away, count it and carry on serving the serial side."""
@@ -153,8 +269,7 @@ class Gateway:
             self.queues = self.estimator.update(rows)
             dets = sorted(self.ix.detectors, key=lambda d: d.input)
             self.stats["telemetry"] += 1
-            self._publish(self.topics.telemetry, {
-                "seq": self._next("telemetry"),
+            self._queue(TELEMETRY, self.topics.telemetry, {
                 "t": t_ms / 1000,
                 "detectors": {d.name: {"count": c, "occupancy": o / 1000, "presence": p}
                               for d, (c, o, p) in zip(dets, rows, strict=True)},
@@ -169,9 +284,9 @@ class Gateway:
                 self._last_request = None  # its holds are gone: decide afresh
             self.stats["events"] += 1
             log.info("controller event %s: %s", name, detail)
-            self._publish(self.topics.events, {
-                "seq": self._next("events"), "t": t_ms / 1000, "event": name, "detail": detail,
-            }, qos=1)  # fmt: skip
+            self._queue(EVENTS, self.topics.events, {
+                "t": t_ms / 1000, "event": name, "detail": detail,
+            })  # fmt: skip
         elif mtype == P.T_ACK:
             seq, result, reason = P.unpack_ack(payload)
             # a refusal stands while the heads stay as they are: no re-asking every second

@@ -249,3 +249,35 @@ def test_a_failing_handler_does_not_stop_the_session(clients, base):
     pub.publish(f"{base}/cmd/x", "after", qos=1)
     inbox.expect(f"{base}/cmd/x", b"after", timeout=1.5)
     pub.publish(f"{base}/cmd/x", b"", qos=1, retain=True)
+
+
+# --- acknowledgements (the outbox deletes a row only on the broker's PUBACK) ----------------
+
+
+def test_on_ack_runs_once_per_message_when_the_broker_acknowledges_it(clients, base):
+    m = clients(f"{base}/availability").connect()
+    acked = queue.Queue()
+    for i in range(30):  # more than paho keeps in flight at once (20)
+        m.publish(f"{base}/telemetry", {"seq": i}, qos=1, on_ack=lambda i=i: acked.put(i))
+    got = [acked.get(timeout=TIMEOUT_S) for _ in range(30)]
+    assert sorted(got) == list(range(30))
+    with pytest.raises(queue.Empty):
+        acked.get(timeout=0.2)  # and no second call for any of them
+
+
+def test_on_ack_is_refused_for_qos_0(clients, base):
+    m = clients(f"{base}/availability").connect()
+    with pytest.raises(ValueError, match="QoS 1 or 2"):
+        m.publish(f"{base}/telemetry", "x", on_ack=lambda: None)
+
+
+def test_on_ack_while_disconnected_is_an_error_and_never_acknowledged(clients, base):
+    m = clients(f"{base}/availability").connect()
+    assert m.connected and m.connected_since is not None
+    m.close(offline=False)
+    assert not m.connected
+    acked = []
+    with pytest.raises(MqttError, match=f"not connected.*{base}/events"):
+        m.publish(f"{base}/events", "x", qos=1, on_ack=lambda: acked.append(1))
+    time.sleep(0.2)
+    assert acked == []
