@@ -39,15 +39,44 @@ def _same_schedule(plan, problem):
     )
 
 
+def lookahead(plan, problem, horizon_s=cases.HORIZON_S):
+    """The shortest per-phase look-ahead the plan kept: over the phases given traffic before
+    the horizon, the latest end of a kept cluster (0 if all were left out); the horizon if
+    no phase was given any."""
+    given, t = problem[0], plan.clusters
+    ends = [
+        min(max((a + d for a, d, _ in t.phase(p)), default=0.0), horizon_s)
+        for p, rows in enumerate(given)
+        if any(a < horizon_s and n > 0 for a, _, n in rows)
+    ]
+    return min(ends, default=horizon_s)
+
+
+def plan_stats(plans, problems):
+    """How much of the given problem the plans kept: vehicle share, look-ahead, pruning."""
+    given = sum(n for p in problems for rows in p[0] for _, _, n in rows)
+    kept = sum(float(plan.clusters.rows[:, 2].sum()) for plan in plans)
+    return {
+        "kept_vehicle_share": kept / given if given else 1.0,
+        "lookahead_s": statistics.median(map(lookahead, plans, problems)),
+        "pruned": statistics.mean(plan.pruned for plan in plans),
+    }
+
+
 def schedule_case(name, problems):
-    """(name, api calls, reference calls, validator) for the schedule optimiser."""
+    """(algorithm, name, api calls, reference calls, validator, plan stats) for the schedule
+    optimiser."""
     plans = [optimizer.schedule(*p) for p in problems]
     api = [(optimizer.schedule, p) for p in problems]
     ref = [
         (reference.schedule, _reference_args(plan, *p[1:]))
         for plan, p in zip(plans, problems, strict=True)
     ]
-    return ("schedule", name, api, ref, lambda: all(map(_same_schedule, plans, problems)))
+
+    def same():
+        return all(map(_same_schedule, plans, problems))
+
+    return ("schedule", name, api, ref, same, plan_stats(plans, problems))
 
 
 def max_pressure_case(n, seed):
@@ -59,7 +88,7 @@ def max_pressure_case(n, seed):
     def same():
         return all(optimizer.max_pressure(*a) == reference.max_pressure(*a)[0] for a in inputs)
 
-    return ("max-pressure", "8-phase", api, ref, same)
+    return ("max-pressure", "8-phase", api, ref, same, {})
 
 
 def webster_case(n, seed):
@@ -82,7 +111,7 @@ def webster_case(n, seed):
                 return False
         return True
 
-    return ("webster", "8-phase", api, ref, same)
+    return ("webster", "8-phase", api, ref, same, {})
 
 
 def all_cases(scale=1):
@@ -120,7 +149,7 @@ def p99(times):
 
 def measure(case, calls=3000, ref_seconds=2.0, log=print):
     """Validate, then time one case. Returns the JSON row."""
-    algorithm, name, api, ref, same = case
+    algorithm, name, api, ref, same, stats = case
     log(f"  {algorithm} / {name}: checking against the reference ...")
     ok = same()
     _times(api, min(len(api), 50))  # warm caches and branch predictors
@@ -134,6 +163,7 @@ def measure(case, calls=3000, ref_seconds=2.0, log=print):
         "p99_s": p99(api_t),
         "reference_median_s": statistics.median(ref_t),
         "same_answer": ok,
+        **stats,
     }
     log(f"    median {row['median_s'] * 1e3:.3f} ms, p99 {row['p99_s'] * 1e3:.3f} ms")
     return row
@@ -154,6 +184,27 @@ def measure_batch(problems, runs=15, log=print):
     return {"intersections": len(problems), "median_s": statistics.median(times), "same": ok}
 
 
+def work_sweep(problems, budgets, runs=3, log=print):
+    """Median call time and plan stats of the schedule optimiser per max_work budget."""
+    rows = []
+    for w in budgets:
+        plans = [optimizer.schedule(*p, max_work=w) for p in problems]
+        times = []
+        for _ in range(runs):
+            for p in problems:
+                t0 = time.perf_counter()
+                optimizer.schedule(*p, max_work=w)
+                times.append(time.perf_counter() - t0)
+        row = {"max_work": w, "median_s": statistics.median(times), **plan_stats(plans, problems)}
+        log(
+            f"  max_work {w:>8}: median {row['median_s'] * 1e3:8.3f} ms, kept "
+            f"{row['kept_vehicle_share']:.0%}, look-ahead {row['lookahead_s']:.1f} s, "
+            f"pruned {row['pruned']:.1f}"
+        )
+        rows.append(row)
+    return rows
+
+
 def cold_start():
     """Import + first call in a fresh interpreter (Numba's on-disk cache already warm)."""
     code = (
@@ -171,6 +222,7 @@ def table(rows):
     """The algorithm x case table as text."""
     head = (
         f"{'algorithm':<13} {'case':<26} {'median':>10} {'p99':>10} {'reference':>11} {'ratio':>7}"
+        f" {'kept veh':>8} {'look-ahead':>10} {'pruned':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -179,6 +231,11 @@ def table(rows):
             f"{r['algorithm']:<13} {r['case']:<26} {r['median_s'] * 1e3:>8.3f}ms "
             f"{r['p99_s'] * 1e3:>8.3f}ms {r['reference_median_s'] * 1e3:>9.3f}ms "
             + (f"{ratio:>6.0f}x" if ratio >= 10 else f"{ratio:>6.2f}x")
+            + (
+                f" {r['kept_vehicle_share']:>8.0%} {r['lookahead_s']:>9.1f}s {r['pruned']:>6.1f}"
+                if "kept_vehicle_share" in r
+                else ""
+            )
             + ("" if r["same_answer"] else "  DIFFERENT ANSWER")
         )
     return "\n".join(lines)
@@ -188,10 +245,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.optimizer", description=__doc__)
     parser.add_argument("--json", metavar="FILE", help="write the measurements to FILE")
     parser.add_argument("--calls", type=int, default=5000, help="timed calls per case")
+    parser.add_argument(
+        "--work-sweep",
+        metavar="W",
+        type=int,
+        nargs="+",
+        help="only time the 8-phase, 120 s case at these max_work budgets (30 problems)",
+    )
     args = parser.parse_args(argv)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
+
+    if args.work_sweep:
+        log("8-phase, 120 s: max_work sweep ...")
+        sweep = work_sweep(cases.problems("8-phase", 30, 3), args.work_sweep, log=log)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"work_sweep": sweep}, f, indent=2)
+        return 0
 
     log("cold start (fresh interpreter, warm cache) ...")
     cold = cold_start()

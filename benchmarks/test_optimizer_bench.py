@@ -17,7 +17,7 @@ CASES = {(c[0], c[1]): c for c in all_cases()}
 
 @pytest.mark.parametrize("key", list(CASES), ids=[f"{a}/{c}" for a, c in CASES])
 def test_case_gives_the_reference_answer(key):
-    _, _, api, ref, same = CASES[key]
+    _, _, api, ref, same, _ = CASES[key]
     assert api and ref and same()
 
 
@@ -38,7 +38,7 @@ def _rotating(calls):
 
 @pytest.mark.parametrize("key", list(CASES), ids=[f"{a}/{c}" for a, c in CASES])
 def test_bench_api(benchmark, key):
-    _, _, api, _, same = CASES[key]
+    _, _, api, _, same, _ = CASES[key]
     assert same()  # validated before timed
     benchmark.group = key[1]
     benchmark.pedantic(lambda fn, args: fn(*args), setup=_rotating(api), rounds=2000)
@@ -46,7 +46,7 @@ def test_bench_api(benchmark, key):
 
 @pytest.mark.parametrize("key", [k for k in CASES if k[0] == "schedule"][:2])
 def test_bench_reference(benchmark, key):
-    _, _, _, ref, same = CASES[key]
+    _, _, _, ref, same, _ = CASES[key]
     assert same()
     benchmark.group = key[1]
     benchmark.pedantic(lambda fn, args: fn(*args), setup=_rotating(ref), rounds=20)

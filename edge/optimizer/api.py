@@ -304,12 +304,22 @@ def _check_schedule_args(table, timing, current, elapsed_s, horizon_s, max_work,
     return tim, cur, elapsed, horizon, _seconds("step_s", step_s)
 
 
-def _decision(g_ph, n_g, current, switch_at, step):
-    if current >= 0:
-        nxt = int(g_ph[1]) if n_g > 1 else -1
-    else:
+def _decision(g_ph, g_t, n_g, current, switch_at, step):
+    if current < 0:
         nxt = int(g_ph[0]) if n_g > 0 else -1
+        switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
+        return Decision(nxt if switch else current, switch, nxt, switch_at)
+    # The plan may end the running green and, after its clearance, give the same phase green
+    # again; the firmware refuses a SWITCH to the phase already green, so that is one longer
+    # green: hold, and announce the first other phase and when the last such green ends.
+    g = 1
+    while g < n_g and g_ph[g] == current:
+        switch_at = float(g_t[g, 1])
+        g += 1
+    nxt = int(g_ph[g]) if g < n_g else -1
     switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
+    if nxt < 0:
+        switch_at = math.inf
     return Decision(nxt if switch else current, switch, nxt, switch_at)
 
 
@@ -318,7 +328,7 @@ def _result(n, fit_ptr, fit, n_g, g_ph, g_t, g_k, cl_t, info, current, step):
     if n_g < 0:  # cannot happen for prepared input; a kernel bug if it does
         raise RuntimeError("the schedule optimiser found no plan serving every cluster")
     return Schedule(
-        decision=_decision(g_ph, n_g, current, float(info[1]), step),
+        decision=_decision(g_ph, g_t, n_g, current, float(info[1]), step),
         delay_veh_s=float(info[0]),
         green_phase=g_ph[:n_g],
         green_start_s=g_t[:n_g, 0],

@@ -106,9 +106,11 @@ def _serve(cl, first, k, h, slt, gs, starts, ends, write):
 
 # ---------------------------------------------------------------- schedule-driven: the DP
 # A state is x, the number of clusters served per phase in mixed radix. Its entries are Pareto
-# on (delay so far, earliest start of the next green): the future depends on nothing else, so
-# keeping only non-dominated entries is exact. Hot columns wf: delay, ready; cold wg: green
-# start, green end; wi: parent entry (-1 - k for the running green serving k), phase, clusters.
+# on (delay so far, earliest start of the next green) among entries whose last green is of the
+# same phase (a phase may not follow itself while another waits: that would sidestep max
+# green): the future depends on nothing else, so keeping only non-dominated entries is exact.
+# Hot columns wf: delay, ready; cold wg: green start, green end; wi: parent entry (-1 - k for
+# the running green serving k), phase, clusters.
 # The expansion and the insertion are written out inside `_schedule` on purpose: helpers that
 # take arrays, even inlined, cost reference-count traffic on every transition (2x slower).
 
@@ -189,15 +191,21 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                     init[e_src, 2],
                     -1 - e_src,
                 )
+                last = current
             else:
                 x = src
                 parent = src * cap + e_src
                 d, ready, limit = wf[parent, 0], wf[parent, 1], np.inf
+                last = wi[parent, 1]
+            left = 0  # phases with clusters waiting
+            for i in range(n_ph):
+                if digits[i] < cl_ptr[i + 1] - cl_ptr[i]:
+                    left += 1
             for i in range(n_ph):  # every next green: phase i serving its next k clusters
                 first = cl_ptr[i] + digits[i]
                 rem = cl_ptr[i + 1] - first
-                if rem == 0:
-                    continue
+                if rem == 0 or (i == last and left > 1):
+                    continue  # a phase follows itself only when nothing else waits
                 h, slt, maxg = tim[i, HEADWAY], tim[i, STARTUP], tim[i, MAX_G]
                 alpha = -np.inf
                 beta = slt
@@ -239,15 +247,18 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                     base = tx * cap
                     m = cnt[tx]
                     dominated = False
+                    other = -1  # beaten by an entry ending on phase i, or two on others
                     for e in range(base, base + m):
                         if wf[e, 0] <= nd and wf[e, 1] <= nxt:
-                            dominated = True
-                            break
+                            if wi[e, 1] == i or (other >= 0 and other != wi[e, 1]):
+                                dominated = True
+                                break
+                            other = wi[e, 1]
                     if dominated:
                         continue
                     w = base
                     for e in range(base, base + m):
-                        if not (nd <= wf[e, 0] and nxt <= wf[e, 1]):
+                        if not (wi[e, 1] == i and nd <= wf[e, 0] and nxt <= wf[e, 1]):
                             if w != e:
                                 wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
                                 wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]

@@ -138,7 +138,9 @@ def _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed):
 
 
 def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
-    """Forward DP over clusters served per phase, Pareto on (delay, when the next green can start).
+    """Forward DP over clusters served per phase, Pareto on (delay, when the next green can start)
+    among entries whose last green is of the same phase (a phase may not follow itself while
+    another phase has clusters waiting: that would sidestep max green).
 
     timing: six per-phase sequences (min green, max green, yellow, all-red, start-up lost,
     saturation headway). Returns a dict (delay, greens, starts, ends, switch_at, pruned) or
@@ -159,10 +161,17 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
     def insert(x, d, ready, entry):
         nonlocal pruned
         lst = table[x]
+        # Entries ending on different phases allow different next greens: an entry is beaten
+        # by one ending on its phase, or by two ending on different phases (one of them can
+        # take any next green it can).
+        last = entry[1]
+        other = -1
         for e in lst:
             if e[0] <= d and e[1] <= ready:
-                return
-        lst[:] = [e for e in lst if not (d <= e[0] and ready <= e[1])]
+                if e[3] == last or 0 <= other != e[3]:
+                    return
+                other = e[3]
+        lst[:] = [e for e in lst if not (e[3] == last and d <= e[0] and ready <= e[1])]
         if len(lst) < capacity:
             lst.append([d, ready, *entry])
             return
@@ -171,8 +180,11 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
         if d < lst[worst][0]:
             lst[worst] = [d, ready, *entry]
 
-    def expand(x, digits, d, ready, limit, parent):
+    def expand(x, digits, last, d, ready, limit, parent):
+        left = sum(digits[i] < n[i] for i in range(n_ph))
         for i in range(n_ph):
+            if i == last and left > 1:
+                continue  # a phase follows itself only when nothing else waits
             first = cl_ptr[i] + digits[i]
             for k in range(1, n[i] - digits[i] + 1):
                 gs = block_start(arr, dur, cnt, first, k, hw[i], slt[i], maxg[i], ready)
@@ -189,11 +201,11 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
         digits = [0] * n_ph
         if current >= 0:
             digits[current] = k
-        expand(k * c_stride, digits, d, end + clear0, limit, ("init", k))
+        expand(k * c_stride, digits, current, d, end + clear0, limit, ("init", k))
     for x in range(n_x):
         digits = [(x // stride[i]) % (n[i] + 1) for i in range(n_ph)]
         for slot, e in enumerate(table[x]):
-            expand(x, digits, e[0], e[1], INF, (x, slot))
+            expand(x, digits, e[3], e[0], e[1], INF, (x, slot))
 
     best = None
     for k, d, _, _ in init:
@@ -262,7 +274,10 @@ def schedule_exhaustive(cl_ptr, arr, dur, cnt, timing, current, elapsed):
             best = min(best, delay)
             return
         ready = end + (yel[last] + ared[last] if last >= 0 else 0.0)
+        left = sum(served[i] < n[i] for i in range(n_ph))
         for i in range(n_ph):
+            if i == last and left > 1:
+                continue
             first = cl_ptr[i] + served[i]
             for k in range(1, n[i] - served[i] + 1):
                 gs = block_start(arr, dur, cnt, first, k, hw[i], slt[i], maxg[i], ready)

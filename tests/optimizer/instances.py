@@ -6,11 +6,29 @@ from hypothesis import strategies as st
 from edge.optimizer import kernels, reference
 
 TIMES = st.sampled_from([0.0, 0.0, 1.5, 4.0, 9.0, 15.0, 22.5, 31.0, 40.0])
+GRID = {
+    "time": TIMES,
+    "duration": st.sampled_from([0.0, 1.0, 4.0, 10.0]),
+    "vehicles": st.sampled_from([0.5, 1.0, 2.0, 3.0, 6.0]),
+    "elapsed": st.sampled_from([0.0, 2.0, 10.0, 45.0]),
+}
+# Continuous draws: the grid above makes ties (equal arrivals, greens ending on an arrival)
+# likely; these make them unlikely and reach the cases in between.
+CONTINUOUS = {
+    "time": st.one_of(st.just(0.0), st.floats(0.0, 45.0)),
+    "duration": st.one_of(st.just(0.0), st.floats(0.0, 12.0)),
+    "vehicles": st.floats(0.1, 6.0),
+    "elapsed": st.floats(0.0, 50.0),
+}
 
 
 @st.composite
-def instances(draw, max_phases=3, max_clusters=2):
-    """A small instance in the reference's layout; every cluster fits in one green."""
+def instances(draw, max_phases=3, max_clusters=2, draws=GRID):
+    """A small instance in the reference's layout; every cluster fits in one green.
+
+    draws: strategies for cluster times, durations, vehicles and the elapsed green (GRID or
+    CONTINUOUS).
+    """
     n_ph = draw(st.integers(1, max_phases))
     cl_ptr, arr, dur, cnt = [0], [], [], []
     timing = [[] for _ in range(6)]
@@ -31,10 +49,10 @@ def instances(draw, max_phases=3, max_clusters=2):
             col.append(v)
         rows = []
         for _ in range(draw(st.integers(0, max_clusters))):
-            n = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 6.0]))
-            d = draw(st.sampled_from([0.0, 1.0, 4.0, 10.0]))
+            n = draw(draws["vehicles"])
+            d = draw(draws["duration"])
             room = maxg - slt
-            rows.append((draw(TIMES), min(d, room), min(n, room / hw)))
+            rows.append((draw(draws["time"]), min(d, room), min(n, room / hw)))
         rows.sort()
         for a, d, n in rows:
             arr.append(a)
@@ -42,7 +60,7 @@ def instances(draw, max_phases=3, max_clusters=2):
             cnt.append(n)
         cl_ptr.append(len(arr))
     current = draw(st.integers(-1, n_ph - 1))
-    elapsed = draw(st.sampled_from([0.0, 2.0, 10.0, 45.0]))
+    elapsed = draw(draws["elapsed"])
     return cl_ptr, arr, dur, cnt, timing, current, elapsed
 
 
@@ -86,22 +104,33 @@ def run_kernel(inst, capacity=8):
 
 def check_plan(inst, plan, tol=1e-9):
     """Assert a plan honours the model: clearances, min/max green, every cluster served once,
-    and its delay equals the sum of its clusters' delays."""
+    and its delay equals the sum of its clusters' delays.
+
+    The running green (current >= 0) is held to max green from its real start, by its
+    displayed end (when it already ran past max green, it must end now). A planned green is
+    held to max green from when its first cluster can be served (idle green before the first
+    arrival is not counted: the model's rule).
+    """
     cl_ptr, arr, dur, cnt, timing, current, elapsed = inst
     ming, maxg, yel, ared, slt, hw = timing
     greens = plan["greens"]
     served = [0] * len(ming)
     total = 0.0
+    n = [cl_ptr[i + 1] - cl_ptr[i] for i in range(len(ming))]
     for g, (p, start, end, k) in enumerate(greens):
         if g + 1 < len(greens):
             assert abs(greens[g + 1][1] - (end + yel[p] + ared[p])) < tol, "clearance"
+        if g > 0 and greens[g - 1][0] == p:  # re-serving p through its clearance
+            waiting = [i for i in range(len(ming)) if i != p and served[i] < n[i]]
+            assert not waiting, f"phase {p} follows itself while {waiting} wait"
         assert end - start >= ming[p] - tol, f"green {g} shorter than min green"
         first = cl_ptr[p] + served[p]
+        if g == 0 and current >= 0:
+            assert start == -elapsed and p == current, "the running green comes first"
+            assert end <= max(start + maxg[p], 0.0) + tol, "running green beyond max green"
         if k:
             fin = plan["ends"][first + k - 1]
-            if g == 0 and current >= 0:
-                assert fin <= start + maxg[p] + tol, "running green beyond max green"
-            else:
+            if not (g == 0 and current >= 0):
                 assert fin - max(start, arr[first] - slt[p]) <= maxg[p] + tol, "max green"
             assert plan["starts"][first] >= start + slt[p] - tol, "served before start-up"
             assert fin <= end + tol, "served after the green ended"
@@ -109,5 +138,5 @@ def check_plan(inst, plan, tol=1e-9):
             assert plan["starts"][j] >= arr[j] - tol, "served before arriving"
             total += reference.cluster_delay(arr[j], dur[j], cnt[j], hw[p], plan["starts"][j])
         served[p] += k
-    assert served == [cl_ptr[i + 1] - cl_ptr[i] for i in range(len(ming))], "not all served"
+    assert served == n, "not all served"
     assert abs(total - plan["delay"]) <= 1e-7 * max(1.0, total)

@@ -109,6 +109,23 @@ def test_schedule_extends_for_an_arriving_platoon():
     assert s.greens[0].clusters == 1 and s.decision.switch_in_s == pytest.approx(10.0)
 
 
+def test_schedule_never_switches_to_the_phase_already_green():
+    # A 30-vehicle platoon arrives on the green phase in 40 s, over 60 s: more than one max
+    # green, so the plan ends the running green and serves the platoon in later greens of the
+    # same phase. The firmware refuses a SWITCH to the green phase: the decision must hold.
+    s = schedule([[], [(40.0, 60.0, 30.0)]], _timing(2), current=1, elapsed_s=5.0)
+    assert s.decision == Decision(phase=1, switch=False, next_phase=-1, switch_in_s=math.inf)
+    assert all(g.phase == 1 for g in s.greens)
+
+
+def test_schedule_does_not_reserve_a_phase_through_its_clearance_while_another_waits():
+    # As above, with one car waiting on phase 0: re-serving phase 1 right after its own
+    # clearance would sidestep max green, so phase 0 gets its green in between.
+    s = schedule([[(0.0, 0.0, 1.0)], [(40.0, 60.0, 30.0)]], _timing(2), current=1, elapsed_s=5.0)
+    assert [g.phase for g in s.greens][:3] == [1, 0, 1]
+    assert s.decision == Decision(phase=0, switch=True, next_phase=0, switch_in_s=0.0)
+
+
 def test_schedule_from_all_red_starts_the_busiest_phase():
     s = schedule([[(0.0, 0.0, 1.0)], [(0.0, 0.0, 9.0)]], _timing(2), current=-1)
     assert s.decision == Decision(phase=1, switch=True, next_phase=1, switch_in_s=0.0)
@@ -210,6 +227,24 @@ def test_schedule_greens_property_matches_the_arrays():
     assert s.greens[1].start_s == s.green_start_s[1] == s.greens[0].end_s + 5.0
 
 
+def _check_decision(decision, greens, current, switch_at):
+    """The decision a plan implies: never a SWITCH to the phase already green."""
+    if current < 0:
+        nxt = greens[0][0] if greens else -1
+        switch = nxt >= 0 and switch_at < 1.0
+        assert decision == Decision(nxt if switch else current, switch, nxt, switch_at)
+        return
+    g = 1
+    while g < len(greens) and greens[g][0] == current:  # greens re-serving `current` first
+        g += 1
+    if g == len(greens):
+        assert decision == Decision(current, False, -1, math.inf)
+        return
+    end = greens[g - 1][2] if g > 1 else switch_at
+    switch = end < 1.0
+    assert decision == Decision(greens[g][0] if switch else current, switch, greens[g][0], end)
+
+
 @st.composite
 def _api_problems(draw):
     n_ph = draw(st.integers(1, 4))
@@ -250,10 +285,11 @@ def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
         "greens": [(g.phase, g.start_s, g.end_s, g.clusters) for g in s.greens],
         "starts": s.cluster_start_s.tolist(),
         "ends": s.cluster_end_s.tolist(),
-        "switch_at": s.decision.switch_in_s,
         "pruned": s.pruned,
     }
+    want_switch_at = want.pop("switch_at")
     assert got == want
+    _check_decision(s.decision, want["greens"], current, want_switch_at)
     check_plan(inst, want)
     given_veh = sum(
         n * (min(1.0, (120 - a) / d) if d else a < 120)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from edge.optimizer import reference
-from tests.optimizer.instances import check_plan, instances
+from tests.optimizer.instances import CONTINUOUS, check_plan, instances, run_kernel
 
 
 def _numeric_delay(arr, dur, n, h, b, steps=20000):
@@ -86,6 +86,41 @@ def test_schedule_finds_the_exhaustive_optimum_bigger(inst):
     plan = reference.schedule(*inst, capacity=64)
     check_plan(inst, plan)
     assert plan["delay"] == pytest.approx(reference.schedule_exhaustive(*inst), rel=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(max_phases=3, max_clusters=2, draws=CONTINUOUS))
+def test_schedule_finds_the_exhaustive_optimum_continuous_times(inst):
+    plan = reference.schedule(*inst, capacity=64)
+    check_plan(inst, plan)
+    assert plan["delay"] == pytest.approx(reference.schedule_exhaustive(*inst), rel=1e-9)
+
+
+def test_schedule_regression_reviewer_instance():
+    # Found by a reviewer (three phases, from all-red, continuous times); the optimum is
+    # 324.9925 veh-s: phase 2, then 1 (three clusters), then 0, then 2 again.
+    inst = (
+        [0, 1, 4, 6],
+        [29.7, 12.3, 14.8, 23.1, 10.8, 38.1],
+        [6.1, 12.7, 11.0, 9.7, 6.0, 6.0],
+        [5.5, 5.1, 4.0, 1.8, 2.4, 2.4],
+        [
+            [7.0, 5.0, 0.0],
+            [37.0, 25.0, 6.0],
+            [3.0, 3.0, 3.0],
+            [2.0, 0.0, 2.0],
+            [2.0, 0.0, 0.0],
+            [2.5, 2.0, 2.5],
+        ],
+        -1,
+        20.0,
+    )
+    plan = reference.schedule(*inst)
+    check_plan(inst, plan)
+    best = reference.schedule_exhaustive(*inst)
+    assert best == pytest.approx(324.9925, abs=1e-9)
+    assert plan["delay"] == pytest.approx(best, rel=1e-9)
+    assert run_kernel(inst)["delay"] == plan["delay"]
 
 
 def test_schedule_waits_for_a_platoon_rather_than_splitting_it():
