@@ -1,10 +1,14 @@
-"""Wiring: pick the HAL, load the config, run the control loop."""
+"""Wiring: pick the HAL, load the config, run the control loop.
+
+Start-up runs in two stages so the heap peak is the larger of them, not their sum: the config
+validator (`firmware.config`) is imported, used once and unloaded before the control code loads.
+On MicroPython a module's bytecode lives in the heap, and dropping the last reference frees it.
+"""
 
 import asyncio
+import gc
 import json
-
-from . import config
-from .controller import Controller
+import sys
 
 
 def make_hal():
@@ -24,13 +28,34 @@ def make_hal():
 
 
 def load_config(path):
+    """The validated Config from the JSON file at `path` (raises config.ConfigError)."""
+    from . import config
+
     with open(path) as f:
         return config.load(json.load(f))
 
 
+def unload(name):
+    """Forget the start-up-only module firmware.<name> so the GC can free its code.
+
+    A later import loads it afresh; objects built from it keep working.
+    """
+    sys.modules.pop("firmware." + name, None)
+    package = sys.modules.get("firmware")
+    if package is not None and name in dir(package):
+        delattr(package, name)
+
+
 async def main(hal, cfg):
+    """The control loop: one `Controller.step` per HAL tick until the HAL asks to quit."""
+    from .controller import Controller
+
+    # Collect the import's garbage first, so the controller's long-lived buffers fill its holes
+    # instead of splitting the free space the ticks need; then its own start-up garbage.
+    gc.collect()
     ctl = Controller(cfg, hal.now_ms())
     hal.write_heads(hal.now_ms(), ctl.signals)
+    gc.collect()
     while not getattr(hal, "quit", False):
         now = hal.now_ms()
         if ctl.step(now, hal.read_detectors(), hal.uart_read()):
@@ -43,6 +68,8 @@ async def main(hal, cfg):
 def run():
     hal, path = make_hal()
     cfg = load_config(path)
+    unload("config")
+    gc.collect()
     try:
         asyncio.run(main(hal, cfg))
     except BaseException:

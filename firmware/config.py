@@ -6,6 +6,9 @@ bitmasks so the per-tick code does no allocation; counts are capped at 30 so eve
 MicroPython small int on 32-bit boards.
 """
 
+# Config lives in its own small module so that the app can unload this one (the validator).
+from .config_data import Config
+
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -41,38 +44,6 @@ class ConfigError(ValueError):
     def __init__(self, problems):
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-class Config:
-    """A validated config. Build it with `load`, not directly."""
-
-    def __init__(self):
-        self.id = ""
-        self.groups = []
-        self.n_groups = 0
-        self.ped = []
-        self.conflicts = []
-        self.conflict_mask = []
-        self.phase_groups = []
-        self.phase_mask = []
-        self.n_phases = 0
-        self.min_green = []
-        self.max_green = []
-        self.passage = []
-        self.yellow = []
-        self.all_red = []
-        self.g_min_green = []
-        self.g_yellow = []
-        self.g_all_red = []
-        self.det_phases = []
-        self.n_detectors = 0
-        self.startup_flash = 0
-        self.startup_all_red = 0
-        self.max_cycle = 0
-
-    def clearance(self, p):
-        """Yellow plus all-red of phase p (ms)."""
-        return self.yellow[p] + self.all_red[p]
 
 
 def _is_int(x):

@@ -6,6 +6,8 @@ across samples. Occupancy is the share of time present over a sliding window, ke
 ring of buckets (the window slides a bucket at a time), so sampling never allocates.
 """
 
+from array import array
+
 from . import ticks
 
 try:
@@ -40,7 +42,9 @@ class Detectors:
         self._cand_t = [0] * n  # when each detector's raw level last changed
         self.counts = [0] * n
         self._bucket_ms = window_ms // _BUCKETS
-        self._ring = [0] * (n * (_BUCKETS - 1))  # occupied ms per full bucket, per detector
+        # Occupied ms per full bucket, per detector: at most one bucket (<= 60000 ms), so 16 bits.
+        # It is the biggest per-detector allocation; a list would take 4-8 bytes an item.
+        self._ring = array("H", bytes(2 * n * (_BUCKETS - 1)))
         self._ring_sum = [0] * n
         self._cur = [0] * n  # occupied ms in the current bucket
         self._cur_ms = 0  # ms elapsed in the current bucket

@@ -45,7 +45,14 @@ class Emulated(Hal):
             self._offset = int(spec[3])
             if self._epoch_ns == 0:
                 self._epoch_ns = time.time_ns()
-        self._uart_buf = bytearray(512)
+        # As a board's UART RX ring: 256 bytes, over twice what 115,200 baud brings in a 10 ms tick
+        # (more waits in the pipe for the next tick; it is heap the controller lacks elsewhere).
+        self._uart_buf = bytearray(256)
+        # Debug aid: GW_MEMREPORT=<s> logs heap use every <s> seconds of controller time.
+        every = os.getenv("GW_MEMREPORT")
+        self._mem_every = int(every) * 1000 if every else 0
+        self._mem_next = 0
+        self._mem_peak = 0
 
     # clock -----------------------------------------------------------------------------
     def _elapsed_ms(self):
@@ -110,7 +117,30 @@ class Emulated(Hal):
         if data:
             self._uart_out.write(data)
 
+    def _mem_report(self):
+        """Log `M <s> alloc <b> live <b> free <b> peak <b>` (live = in use after a collection)."""
+        t = self._elapsed_ms()
+        if t < self._mem_next:
+            return
+        self._mem_next = t + self._mem_every
+        import gc
+
+        alloc = gc.mem_alloc()
+        gc.collect()
+        live = gc.mem_alloc()
+        if live > self._mem_peak:
+            self._mem_peak = live
+        print(
+            "M %d alloc %d live %d free %d peak %d"
+            % (t // 1000, alloc, live, gc.mem_free(), self._mem_peak)
+        )
+        import micropython
+
+        micropython.mem_info()  # adds the largest free block: fragmentation, not just totals
+
     async def wait_tick(self):
+        if self._mem_every:
+            self._mem_report()
         if self._stepped:
             self._virtual += self.tick_ms
             while not self._quit and self._virtual > self._target:

@@ -5,6 +5,8 @@ Time comes in as `now_ms` on the board's wrapping tick counter and is only ever 
 through `ticks.diff`, so the link survives the 2^30 wrap.
 """
 
+import binascii
+
 from . import ticks
 
 try:
@@ -108,6 +110,19 @@ class LinkState:
         return s
 
 
+def _key(cmd):
+    """A small int standing for a command payload, so remembering one allocates nothing.
+
+    Payloads of up to 3 bytes (commands are 2) map one-to-one. Longer ones are malformed (they
+    are answered, never run) and compare by CRC-32: kept as bytes, a stream of long junk could
+    hold 16 x 250 bytes of a 64 KiB heap.
+    """
+    n = len(cmd)
+    if n <= 3:
+        return n << 24 | int.from_bytes(cmd, "big")
+    return ~(binascii.crc32(cmd) & 0x3FFFFFFF)  # negative: never a short payload's key
+
+
 class CommandDedup:
     """The last `size` answered commands, so a retried seq gets the same ACK without a rerun.
 
@@ -119,15 +134,16 @@ class CommandDedup:
         if size <= 0:
             raise ValueError(f"size must be > 0: {size!r}")
         self._seqs = [-1] * size
-        self._cmds = [None] * size  # type: list[bytes | None]
+        self._cmds = [None] * size  # type: list[int | None]
         self._acks = [None] * size  # type: list[bytes | None]
         self._next = 0
 
     def lookup(self, seq, cmd=b""):
         """The ACK payload stored for this seq (and command), or None if it is new."""
         seqs = self._seqs
+        key = _key(cmd)
         for i in range(len(seqs)):
-            if seqs[i] == seq and self._cmds[i] == cmd:
+            if seqs[i] == seq and self._cmds[i] == key:
                 return self._acks[i]
         return None
 
@@ -141,7 +157,7 @@ class CommandDedup:
             i = self._next
             self._next = (i + 1) % len(seqs)
         seqs[i] = seq
-        self._cmds[i] = bytes(cmd)
+        self._cmds[i] = _key(cmd)
         self._acks[i] = bytes(ack_payload)
 
     def clear(self):

@@ -3,11 +3,14 @@
 Frame = COBS(header + payload + crc32) + b"\\x00". Header `>BIBH`: version, schema hash
 (CRC-32 of SCHEMA), message type, sequence number. The CRC-32 covers header + payload and
 follows the payload big-endian. A bad frame is dropped and counted in `Decoder.errors` by reason.
-This one file runs on MicroPython and CPython; the gateway imports it unchanged.
+This one file runs on MicroPython and CPython; the gateway imports it unchanged. The gateway's
+half (decoders, code names, the COMMAND encoder) lives in protocol_gateway.py and is re-exported
+here on CPython only, so the controller's heap does not carry it.
 """
 
 import binascii
 import struct
+import sys
 
 try:
     from micropython import const
@@ -51,19 +54,9 @@ EV_REFUSED = const(7)
 
 PHASE_NONE = const(255)
 
-TYPE_NAMES = {1: "heartbeat", 2: "state", 3: "detectors", 4: "event", 5: "command", 6: "ack"}
+# The names of the other codes (for logs and MQTT) are in protocol_gateway.py, re-exported at the
+# end of this file; the controller itself puts a mode's name in its EV_MODE event.
 MODE_NAMES = {0: "startup", 1: "remote", 2: "local", 3: "flash"}
-CMD_NAMES = {1: "hold", 2: "switch", 3: "clear"}
-ACK_NAMES = {0: "ok", 1: "refused", 2: "unknown", 3: "malformed"}
-EVENT_NAMES = {
-    1: "boot",
-    2: "mode",
-    3: "fault",
-    4: "link_up",
-    5: "link_down",
-    6: "detector",
-    7: "refused",
-}
 
 # Every layout and code the two peers must agree on. Change it with the layouts: its hash is in
 # every header, so a peer built from another schema is refused instead of misread.
@@ -288,33 +281,9 @@ def _ascii(s, limit):
     return b
 
 
-def _text(payload, start):
-    b = payload[start:]
-    for c in b:
-        if c > 127:
-            raise ValueError(f"non-ASCII byte in text: {bytes(b)!r}")
-    return bytes(b).decode()
-
-
-def _need(payload, n, name):
-    if len(payload) != n:
-        raise ValueError(f"{name} payload of {len(payload)!r} bytes, want {n!r}")
-
-
-def _at_least(payload, n, name):
-    if len(payload) < n:
-        raise ValueError(f"{name} payload of {len(payload)!r} bytes, want >= {n!r}")
-
-
 def pack_heartbeat(t_ms):
     """HEARTBEAT: the sender's clock in ms."""
     return struct.pack(">I", t_ms & 0xFFFFFFFF)
-
-
-def unpack_heartbeat(payload):
-    """-> (t_ms,)"""
-    _need(payload, 4, "heartbeat")
-    return struct.unpack(">I", payload)
 
 
 def pack_state(mode, phase, ms_in_phase, signals):
@@ -325,13 +294,6 @@ def pack_state(mode, phase, ms_in_phase, signals):
     if len(b) > MAX_PAYLOAD - 6 or len(b) != len(signals):
         raise ValueError(f"signal string does not fit a frame: {signals!r}")
     return struct.pack(">BBI", mode & 0xFF, phase & 0xFF, _u32(ms_in_phase)) + b
-
-
-def unpack_state(payload):
-    """-> (mode, phase, ms_in_phase, signals); phase 255 means none."""
-    _at_least(payload, 6, "state")
-    mode, phase, ms = struct.unpack_from(">BBI", payload, 0)
-    return (mode, phase, ms, _text(payload, 6))
 
 
 def pack_detectors(t_ms, rows):
@@ -348,37 +310,15 @@ def pack_detectors(t_ms, rows):
     return bytes(out)
 
 
-def unpack_detectors(payload):
-    """-> (t_ms, [(count, occupancy_permille, presence), ...])"""
-    _at_least(payload, 5, "detectors")
-    t_ms, n = struct.unpack_from(">IB", payload, 0)
-    _need(payload, 5 + _DETECTOR_ROW * n, "detectors")
-    rows = []
-    for i in range(n):
-        rows.append(struct.unpack_from(">HHB", payload, 5 + _DETECTOR_ROW * i))
-    return (t_ms, rows)
-
-
 def pack_event(code, t_ms, detail=""):
     """EVENT: code, t_ms, ASCII detail (truncated to fit a frame)."""
     return struct.pack(">BI", code & 0xFF, t_ms & 0xFFFFFFFF) + _ascii(detail, MAX_PAYLOAD - 5)
 
 
-def unpack_event(payload):
-    """-> (code, t_ms, detail)"""
-    _at_least(payload, 5, "event")
-    code, t_ms = struct.unpack_from(">BI", payload, 0)
-    return (code, t_ms, _text(payload, 5))
-
-
-def pack_command(code, arg=0):
-    """COMMAND: code (CMD_*), arg (the phase for SWITCH)."""
-    return struct.pack(">BB", code & 0xFF, arg & 0xFF)
-
-
 def unpack_command(payload):
     """-> (code, arg)"""
-    _need(payload, 2, "command")
+    if len(payload) != 2:
+        raise ValueError(f"command payload of {len(payload)!r} bytes, want 2")
     return struct.unpack(">BB", payload)
 
 
@@ -387,8 +327,19 @@ def pack_ack(seq, result, reason=""):
     return struct.pack(">HB", seq & 0xFFFF, result & 0xFF) + _ascii(reason, MAX_PAYLOAD - 3)
 
 
-def unpack_ack(payload):
-    """-> (seq, result, reason)"""
-    _at_least(payload, 3, "ack")
-    seq, result = struct.unpack_from(">HB", payload, 0)
-    return (seq, result, _text(payload, 3))
+# The gateway's half (code names, decoders of the controller's messages, the COMMAND encoder)
+# lives in protocol_gateway.py: the controller never runs it and on MicroPython loaded code takes
+# heap. The gateway is CPython and finds every name here, as before.
+if sys.implementation.name != "micropython":
+    from .protocol_gateway import (  # noqa: E402, F401 (re-exported)
+        ACK_NAMES,
+        CMD_NAMES,
+        EVENT_NAMES,
+        TYPE_NAMES,
+        pack_command,
+        unpack_ack,
+        unpack_detectors,
+        unpack_event,
+        unpack_heartbeat,
+        unpack_state,
+    )

@@ -6,6 +6,7 @@ from configs import four, two
 
 from firmware import config, sequencer, ticks
 from firmware import protocol as P
+from firmware import protocol_gateway as G
 from firmware.controller import Controller
 
 T0 = ticks.PERIOD - 5000  # every conversation crosses the 2^30 wrap 5 s after boot
@@ -42,7 +43,7 @@ class Gateway:
         return P.encode(mtype, seq, payload)
 
     def cmd(self, code, arg=0, seq=None):
-        return self.frame(P.T_COMMAND, P.pack_command(code, arg), seq)
+        return self.frame(P.T_COMMAND, G.pack_command(code, arg), seq)
 
     def tick(self, rx=b"", levels=0, dt=DT):
         if self.alive and self.rel % 1000 == 500:
@@ -75,17 +76,17 @@ class Gateway:
     def _decode(self, mtype, pl):
         rel = self.rel
         if mtype == P.T_STATE:
-            return ("state", rel) + P.unpack_state(pl)
+            return ("state", rel) + G.unpack_state(pl)
         if mtype == P.T_ACK:
-            return ("ack", rel) + P.unpack_ack(pl)
+            return ("ack", rel) + G.unpack_ack(pl)
         if mtype == P.T_EVENT:
-            x = P.unpack_event(pl)
+            x = G.unpack_event(pl)
             entry = ("ev", rel, x[0], x[2])
         elif mtype == P.T_HEARTBEAT:
-            x = P.unpack_heartbeat(pl)
+            x = G.unpack_heartbeat(pl)
             entry = ("hb", rel)
         else:
-            x = P.unpack_detectors(pl)
+            x = G.unpack_detectors(pl)
             entry = ("det", rel, x[1])
         t = x[1] if mtype == P.T_EVENT else x[0]
         assert t == self.now(), (entry, t)  # stamped with the tick's own clock
@@ -328,7 +329,7 @@ def test_random_chunks_of_good_and_bad_frames():
         for k in range(24):
             pick = rnd(4)
             if pick == 0:
-                stream += _bad_crc(P.T_COMMAND, 500 + k, P.pack_command(P.CMD_CLEAR))
+                stream += _bad_crc(P.T_COMMAND, 500 + k, G.pack_command(P.CMD_CLEAR))
                 crc += 1
             elif pick == 1:
                 stream += b"\x09" + bytes(1 + rnd(5) for _ in range(rnd(7))) + b"\x00"

@@ -127,3 +127,11 @@ def test_bad_arguments():
     raises(ValueError, Detectors, 2, 50, 5)
     e = raises(ValueError, Detectors, 2, 50, 600001)
     assert "600001" in str(e)
+
+
+def test_occupancy_at_the_longest_window():
+    # 600 s window: 60 s buckets, the most one slot of the 16-bit ring holds
+    d = Detectors(2, debounce_ms=0, window_ms=600000)
+    drive(d, 0, 1_200_000, lambda rel: 0b01 if rel < 930_000 else 0b11, dt=1000)
+    assert d.occupancy_permille(0, at(1_200_000)) == 1000
+    assert d.occupancy_permille(1, at(1_200_000)) == 500  # 270 s of the last 540 s (9 buckets)

@@ -2,6 +2,7 @@
 from mpcompat import raises
 
 from firmware import protocol as P
+from firmware import protocol_gateway as G
 from firmware import ticks
 from firmware.link import CommandDedup, LinkState
 
@@ -136,9 +137,9 @@ def test_dedup_is_a_bounded_ring():
     for seq in range(6):
         dd.store(seq, P.pack_ack(seq, 0, ""))
     assert dd.lookup(0) is None and dd.lookup(1) is None  # oldest made room
-    assert [P.unpack_ack(dd.lookup(s))[0] for s in range(2, 6)] == [2, 3, 4, 5]
+    assert [G.unpack_ack(dd.lookup(s))[0] for s in range(2, 6)] == [2, 3, 4, 5]
     dd.store(5, P.pack_ack(5, 1, "again"))  # same seq: replaced in place, nothing evicted
-    assert dd.lookup(2) is not None and P.unpack_ack(dd.lookup(5))[1] == 1
+    assert dd.lookup(2) is not None and G.unpack_ack(dd.lookup(5))[1] == 1
     dd.clear()
     assert [dd.lookup(s) for s in range(6)] == [None] * 6
     raises(ValueError, CommandDedup, 0)
@@ -146,10 +147,22 @@ def test_dedup_is_a_bounded_ring():
 
 def test_dedup_tells_a_reused_seq_from_a_retry():
     dd = CommandDedup()
-    hold = P.pack_command(P.CMD_HOLD, 0)
+    hold = G.pack_command(P.CMD_HOLD, 0)
     dd.store(3, P.pack_ack(3, 0, ""), hold)
     assert dd.lookup(3, hold) == P.pack_ack(3, 0, "")
-    assert dd.lookup(3, P.pack_command(P.CMD_SWITCH, 1)) is None  # a restarted peer's new command
+    assert dd.lookup(3, G.pack_command(P.CMD_SWITCH, 1)) is None  # a restarted peer's new command
+
+
+def test_dedup_tells_short_and_long_payloads_apart():
+    dd = CommandDedup()
+    cases = [b"", b"\x01", b"\x00\x01", b"\x01\x00", b"\x00\x00\x01", b"\x01" * 4, b"\x02" * 200]
+    for seq, cmd in enumerate(cases):
+        dd.store(seq, P.pack_ack(seq, P.ACK_MALFORMED, "x"), cmd)
+    for seq, cmd in enumerate(cases):
+        assert dd.lookup(seq, bytearray(cmd)) == P.pack_ack(seq, P.ACK_MALFORMED, "x"), cmd
+        for other in cases:
+            if other != cmd:
+                assert dd.lookup(seq, other) is None, (cmd, other)
 
 
 def _controller(runs):
@@ -179,14 +192,14 @@ def _controller(runs):
 def test_retried_command_runs_once_and_is_acked_twice():
     runs = []
     rx, link = _controller(runs)
-    cmd = P.encode(P.T_COMMAND, 41, P.pack_command(P.CMD_SWITCH, 2))
+    cmd = P.encode(P.T_COMMAND, 41, G.pack_command(P.CMD_SWITCH, 2))
     first = rx(100, cmd)
     retry = rx(600, cmd)  # the first ACK was lost; the gateway sends the same seq again
     assert runs == [(P.CMD_SWITCH, 2)]
     gw = P.Decoder()
     (a1,), (a2,) = gw.feed(first), gw.feed(retry)
-    assert a1[2] == a2[2] and P.unpack_ack(a1[2]) == (41, P.ACK_OK, "")
+    assert a1[2] == a2[2] and G.unpack_ack(a1[2]) == (41, P.ACK_OK, "")
     assert (a1[1], a2[1]) == (0, 1)  # each ACK frame has its own seq
-    rx(700, P.encode(P.T_COMMAND, 42, P.pack_command(P.CMD_CLEAR, 0)))
+    rx(700, P.encode(P.T_COMMAND, 42, G.pack_command(P.CMD_CLEAR, 0)))
     assert runs == [(P.CMD_SWITCH, 2), (P.CMD_CLEAR, 0)]
     assert link.up(700) and link.changed(700) == 1

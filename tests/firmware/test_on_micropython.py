@@ -36,7 +36,8 @@ def build_dir():
 
 @pytest.mark.parametrize("module", _modules())
 def test_module_on_micropython(module, build_dir, tmp_path):
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(build_dir), str(HERE)]))
+    # .frozen first, as on the rig: the interpreter's own asyncio (app.py imports it)
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(build_dir), str(HERE)]))
     # cwd is empty so nothing but MICROPYPATH can supply `firmware` (never the .py sources).
     proc = subprocess.run(
         [tool("micropython"), "-X", f"heapsize={HEAPSIZE}", str(HERE / "mprun.py"), module],

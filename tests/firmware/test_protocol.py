@@ -6,6 +6,7 @@ import struct
 from mpcompat import raises
 
 from firmware import protocol as P
+from firmware import protocol_gateway as G
 
 # (decoded, COBS-encoded without the delimiter): the examples of Cheshire & Baker's paper as
 # listed on Wikipedia, including the 254-byte block edge cases.
@@ -84,14 +85,14 @@ def test_schema_hash_is_pinned():
 def test_schema_names_every_code():
     for table, prefix in (
         (P.MODE_NAMES, "mode"),
-        (P.CMD_NAMES, "cmd"),
-        (P.ACK_NAMES, "ack"),
-        (P.EVENT_NAMES, "ev"),
+        (G.CMD_NAMES, "cmd"),
+        (G.ACK_NAMES, "ack"),
+        (G.EVENT_NAMES, "ev"),
     ):
         section = [s for s in P.SCHEMA.split(";") if s.startswith(prefix + " ")][0]
         for code, name in table.items():
             assert f" {code} {name} " in section + " ", (prefix, code, name)
-    for code, name in P.TYPE_NAMES.items():
+    for code, name in G.TYPE_NAMES.items():
         assert f";{code} {name} " in P.SCHEMA
     assert f";max {P.MAX_FRAME};" in P.SCHEMA  # a peer with other frame limits differs too
 
@@ -104,7 +105,7 @@ def test_constants_match_the_contract():
     assert (P.ACK_OK, P.ACK_REFUSED, P.ACK_UNKNOWN, P.ACK_MALFORMED) == (0, 1, 2, 3)
     assert (P.EV_BOOT, P.EV_MODE, P.EV_FAULT, P.EV_LINK_UP) == (1, 2, 3, 4)
     assert (P.EV_LINK_DOWN, P.EV_DETECTOR, P.EV_REFUSED) == (5, 6, 7)
-    assert P.MODE_NAMES[P.MODE_LOCAL] == "local" and P.EVENT_NAMES[P.EV_LINK_UP] == "link_up"
+    assert P.MODE_NAMES[P.MODE_LOCAL] == "local" and G.EVENT_NAMES[P.EV_LINK_UP] == "link_up"
 
 
 def test_known_frame_exact_bytes():
@@ -123,26 +124,26 @@ def test_payload_layouts_exact_bytes():
         b"\x00\x00\x00\x09\x02" + b"\x00\x03\x00\xfa\x01" + b"\x00\x01\x00\x00\x00"
     )
     assert P.pack_event(P.EV_FAULT, 2, "conflict") == b"\x03\x00\x00\x00\x02conflict"
-    assert P.pack_command(P.CMD_SWITCH, 1) == b"\x02\x01"
+    assert G.pack_command(P.CMD_SWITCH, 1) == b"\x02\x01"
     assert P.pack_ack(300, P.ACK_REFUSED, "min") == b"\x01\x2c\x01min"
 
 
 def test_round_trip_every_message_type():
     cases = [
-        (P.T_HEARTBEAT, P.pack_heartbeat(123456), P.unpack_heartbeat, (123456,)),
-        (P.T_STATE, P.pack_state(2, 255, 40000, "GGrr"), P.unpack_state, (2, 255, 40000, "GGrr")),
-        (P.T_STATE, P.pack_state(0, None, 0, "ffff"), P.unpack_state, (0, 255, 0, "ffff")),
+        (P.T_HEARTBEAT, P.pack_heartbeat(123456), G.unpack_heartbeat, (123456,)),
+        (P.T_STATE, P.pack_state(2, 255, 40000, "GGrr"), G.unpack_state, (2, 255, 40000, "GGrr")),
+        (P.T_STATE, P.pack_state(0, None, 0, "ffff"), G.unpack_state, (0, 255, 0, "ffff")),
         (
             P.T_DETECTORS,
             P.pack_detectors(77, [(1, 2, 1), (65535, 1000, 0)]),
-            P.unpack_detectors,
+            G.unpack_detectors,
             (77, [(1, 2, 1), (65535, 1000, 0)]),
         ),
-        (P.T_DETECTORS, P.pack_detectors(5, []), P.unpack_detectors, (5, [])),
-        (P.T_EVENT, P.pack_event(6, 9, "det 2 stuck"), P.unpack_event, (6, 9, "det 2 stuck")),
-        (P.T_EVENT, P.pack_event(1, 0), P.unpack_event, (1, 0, "")),
-        (P.T_COMMAND, P.pack_command(2, 3), P.unpack_command, (2, 3)),
-        (P.T_ACK, P.pack_ack(65535, 0, "ok"), P.unpack_ack, (65535, 0, "ok")),
+        (P.T_DETECTORS, P.pack_detectors(5, []), G.unpack_detectors, (5, [])),
+        (P.T_EVENT, P.pack_event(6, 9, "det 2 stuck"), G.unpack_event, (6, 9, "det 2 stuck")),
+        (P.T_EVENT, P.pack_event(1, 0), G.unpack_event, (1, 0, "")),
+        (P.T_COMMAND, G.pack_command(2, 3), P.unpack_command, (2, 3)),
+        (P.T_ACK, P.pack_ack(65535, 0, "ok"), G.unpack_ack, (65535, 0, "ok")),
     ]
     d = P.Decoder()
     stream = b"".join(P.encode(t, i, payload) for i, (t, payload, _, _) in enumerate(cases))
@@ -163,7 +164,7 @@ def test_link_pair_conversation():
     assert [m[0] for m in gw.feed(up)] == [P.T_HEARTBEAT, P.T_STATE]
 
     down = P.encode(P.T_HEARTBEAT, 40, P.pack_heartbeat(555))
-    down += P.encode(P.T_COMMAND, 41, P.pack_command(P.CMD_SWITCH, 1))
+    down += P.encode(P.T_COMMAND, 41, G.pack_command(P.CMD_SWITCH, 1))
     msgs = ctl.feed(down)
     assert msgs[0] == (P.T_HEARTBEAT, 40, P.pack_heartbeat(555))
     mtype, seq, payload = msgs[1]
@@ -172,8 +173,8 @@ def test_link_pair_conversation():
     answer = P.encode(P.T_ACK, 2, P.pack_ack(seq, P.ACK_OK, ""))
     answer += P.encode(P.T_EVENT, 3, P.pack_event(P.EV_MODE, 1100, "remote"))
     (a, e) = gw.feed(answer)
-    assert P.unpack_ack(a[2]) == (41, P.ACK_OK, "")
-    assert P.unpack_event(e[2]) == (P.EV_MODE, 1100, "remote")
+    assert G.unpack_ack(a[2]) == (41, P.ACK_OK, "")
+    assert G.unpack_event(e[2]) == (P.EV_MODE, 1100, "remote")
     assert (ctl.frames, gw.frames, ctl.dropped, gw.dropped) == (2, 4, 0, 0)
 
 
@@ -232,7 +233,7 @@ def _bad_frames():
 
 
 def test_corrupted_frames_counted_by_reason_and_next_frame_decodes():
-    after = P.encode(P.T_COMMAND, 9, P.pack_command(P.CMD_HOLD, 0))
+    after = P.encode(P.T_COMMAND, 9, G.pack_command(P.CMD_HOLD, 0))
     for reason, bad in _bad_frames():
         d = P.Decoder()
         assert d.feed(bad + after) == [(P.T_COMMAND, 9, b"\x01\x00")], reason
@@ -287,8 +288,8 @@ def test_biggest_messages_fit_a_frame():
     stream = P.encode(P.T_EVENT, 1, ev) + P.encode(P.T_ACK, 2, ack) + P.encode(3, 3, det)
     got = d.feed(stream)
     assert [g[2] for g in got] == [ev, ack, det]
-    assert P.unpack_event(got[0][2])[2] == ("why " * 100)[: P.MAX_FRAME - 17]
-    assert P.unpack_detectors(got[2][2]) == (1, rows)
+    assert G.unpack_event(got[0][2])[2] == ("why " * 100)[: P.MAX_FRAME - 17]
+    assert G.unpack_detectors(got[2][2]) == (1, rows)
 
 
 def test_oversized_input_raises():
@@ -300,26 +301,26 @@ def test_oversized_input_raises():
 
 
 def test_pack_clamps_and_masks_fields():
-    _, rows = P.unpack_detectors(P.pack_detectors(0, [(65536 + 5, 1500, 7), (1, -3, 0)]))
+    _, rows = G.unpack_detectors(P.pack_detectors(0, [(65536 + 5, 1500, 7), (1, -3, 0)]))
     assert rows == [(5, 1000, 1), (1, 0, 0)]
-    assert P.unpack_state(P.pack_state(1, 2, -5, "r")) == (1, 2, 0, "r")
-    assert P.unpack_state(P.pack_state(1, 2, 1 << 40, "r"))[2] == 0xFFFFFFFF
-    assert P.unpack_heartbeat(P.pack_heartbeat((1 << 32) + 9)) == (9,)
-    assert P.unpack_ack(P.pack_ack(65536 + 4, 1, "x")) == (4, 1, "x")
-    assert P.unpack_event(P.pack_event(1, 0, "caf\u00e9")) == (1, 0, "caf??")
+    assert G.unpack_state(P.pack_state(1, 2, -5, "r")) == (1, 2, 0, "r")
+    assert G.unpack_state(P.pack_state(1, 2, 1 << 40, "r"))[2] == 0xFFFFFFFF
+    assert G.unpack_heartbeat(P.pack_heartbeat((1 << 32) + 9)) == (9,)
+    assert G.unpack_ack(P.pack_ack(65536 + 4, 1, "x")) == (4, 1, "x")
+    assert G.unpack_event(P.pack_event(1, 0, "caf\u00e9")) == (1, 0, "caf??")
     frame = P.encode(P.T_HEARTBEAT, 65536 + 3, P.pack_heartbeat(0))
     assert P.Decoder().feed(frame)[0][1] == 3
 
 
 def test_unpack_wrong_length_raises():
-    raises(ValueError, P.unpack_heartbeat, b"\x00\x00\x00")
-    raises(ValueError, P.unpack_heartbeat, b"\x00" * 5)
-    raises(ValueError, P.unpack_state, b"\x00" * 5)
-    raises(ValueError, P.unpack_detectors, b"\x00" * 4)
-    raises(ValueError, P.unpack_detectors, b"\x00\x00\x00\x00\x02" + b"\x00" * 9)
-    raises(ValueError, P.unpack_detectors, b"\x00\x00\x00\x00\x01" + b"\x00" * 6)
-    raises(ValueError, P.unpack_event, b"\x01\x00\x00\x00")
+    raises(ValueError, G.unpack_heartbeat, b"\x00\x00\x00")
+    raises(ValueError, G.unpack_heartbeat, b"\x00" * 5)
+    raises(ValueError, G.unpack_state, b"\x00" * 5)
+    raises(ValueError, G.unpack_detectors, b"\x00" * 4)
+    raises(ValueError, G.unpack_detectors, b"\x00\x00\x00\x00\x02" + b"\x00" * 9)
+    raises(ValueError, G.unpack_detectors, b"\x00\x00\x00\x00\x01" + b"\x00" * 6)
+    raises(ValueError, G.unpack_event, b"\x01\x00\x00\x00")
     raises(ValueError, P.unpack_command, b"\x01")
     raises(ValueError, P.unpack_command, b"\x01\x02\x03")
-    raises(ValueError, P.unpack_ack, b"\x00\x01")
-    raises(ValueError, P.unpack_ack, b"\x00\x01\x00\xff")  # text must be ASCII
+    raises(ValueError, G.unpack_ack, b"\x00\x01")
+    raises(ValueError, G.unpack_ack, b"\x00\x01\x00\xff")  # text must be ASCII

@@ -1,0 +1,44 @@
+"""The validated controller config that the control loop reads: plain attributes, no checks.
+
+`config.load` builds it. It lives apart from the validator so that the app can drop
+`firmware.config` once start-up is done and the GC frees the validator's code: an object keeps
+its class's module loaded, and the control loop only needs this small one.
+"""
+
+
+class Config:
+    """A validated config. Build it with `config.load`, not directly.
+
+    Per phase p: `phase_groups[p]` (group indices), `phase_mask[p]` (group bitmask),
+    `min_green`, `max_green`, `passage`, `yellow`, `all_red` (ms). Per group g: `conflict_mask[g]`
+    (bitmask of the groups it conflicts with), `g_min_green`, `g_yellow`, `g_all_red` (the
+    minimum over the phases holding g). Per detector input i: `det_phases[i]` (phase bitmask).
+    """
+
+    def __init__(self):
+        self.id = ""
+        self.groups = []
+        self.n_groups = 0
+        self.ped = []
+        self.conflicts = []
+        self.conflict_mask = []
+        self.phase_groups = []
+        self.phase_mask = []
+        self.n_phases = 0
+        self.min_green = []
+        self.max_green = []
+        self.passage = []
+        self.yellow = []
+        self.all_red = []
+        self.g_min_green = []
+        self.g_yellow = []
+        self.g_all_red = []
+        self.det_phases = []
+        self.n_detectors = 0
+        self.startup_flash = 0
+        self.startup_all_red = 0
+        self.max_cycle = 0
+
+    def clearance(self, p):
+        """Yellow plus all-red of phase p (ms)."""
+        return self.yellow[p] + self.all_red[p]
