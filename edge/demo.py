@@ -60,8 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--heapsize",
-        default="128k",
-        help="MicroPython heap for the controller, as a board has (default: 128k)",
+        default="64k",
+        help="MicroPython heap for the controller, as a board has (default: 64k)",
     )
     p.add_argument(
         "--baud",

@@ -26,7 +26,7 @@ def _explain(rig):
 
 def test_startup_goes_flash_then_all_red_then_first_phase(rig_kind):
     ix = cross()
-    with EmulatedController(ix, clock="stepped", heapsize="128k") as rig:
+    with EmulatedController(ix, clock="stepped", heapsize="64k") as rig:
         rig.advance(20_000)
         seq = [s for _, s in rig.changes]
         n = len(ix.groups)
@@ -42,7 +42,7 @@ def test_random_demand_across_the_tick_wrap_is_safe_and_serves_every_phase(rig_k
     """Ten virtual minutes of random calls, starting 60 s before the 2^30 ms counter wraps."""
     ix = cross()
     rng = random.Random(7)
-    with EmulatedController(ix, clock="stepped", offset_ms=WRAP - 60_000, heapsize="128k") as rig:
+    with EmulatedController(ix, clock="stepped", offset_ms=WRAP - 60_000, heapsize="64k") as rig:
         t = 0
         while t < 600_000:
             rig.set_detectors(
@@ -62,7 +62,7 @@ def test_random_demand_across_the_tick_wrap_is_safe_and_serves_every_phase(rig_k
 
 def test_every_green_ends_through_yellow_then_all_red(rig_kind):
     ix = tee()
-    with EmulatedController(ix, clock="stepped", heapsize="128k") as rig:
+    with EmulatedController(ix, clock="stepped", heapsize="64k") as rig:
         every = (1 << len(ix.detectors)) - 1
         rig.set_detectors(every)
         rig.advance(300_000)

@@ -44,7 +44,7 @@ class EmulatedController:
         speed: float = 1.0,
         offset_ms: int = 0,
         epoch_ns: int | None = None,
-        heapsize: str = "128k",
+        heapsize: str = "64k",
         baud: int = 115200,
         seed: int = 0,
         tick_ms: int = 10,
