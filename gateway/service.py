@@ -57,6 +57,7 @@ class Gateway:
         self.link = SerialLink(port, baud or ix.link.baud, clock.ms)
         self.estimator = QueueEstimator(ix)
         self.phase_groups = [[ix.group_index(g) for g in p.groups] for p in ix.phases]
+        self.detector_names = [d.name for d in sorted(ix.detectors, key=lambda d: d.input)]
         self.decision_period_s = decision_period_s
         self.min_switch_gain = min_switch_gain
         self.state: dict | None = None
@@ -267,12 +268,11 @@ class Gateway:
         elif mtype == P.T_DETECTORS:
             t_ms, rows = P.unpack_detectors(payload)
             self.queues = self.estimator.update(rows)
-            dets = sorted(self.ix.detectors, key=lambda d: d.input)
             self.stats["telemetry"] += 1
             self._queue(TELEMETRY, self.topics.telemetry, {
                 "t": t_ms / 1000,
-                "detectors": {d.name: {"count": c, "occupancy": o / 1000, "presence": p}
-                              for d, (c, o, p) in zip(dets, rows, strict=True)},
+                "detectors": {name: {"count": c, "occupancy": o / 1000, "presence": p}
+                              for name, (c, o, p) in zip(self.detector_names, rows, strict=True)},
                 "queues": dict(zip(self.estimator.groups, self.queues, strict=True)),
             })  # fmt: skip
         elif mtype == P.T_EVENT:
