@@ -291,6 +291,8 @@ class Gateway:
             seq, result, reason = P.unpack_ack(payload)
             # a refusal stands while the heads stay as they are: no re-asking every second
             self._answer(seq, "ok" if result == P.ACK_OK else f"refused: {reason}")
+        elif mtype != P.T_HEARTBEAT:  # the link layer took the heartbeat already
+            raise ValueError(f"a controller does not send message type {mtype}")
 
     def _on_state(self, mode: int, phase: int, ms: int, signals: str) -> None:
         if len(signals) != len(self.ix.groups):
