@@ -25,7 +25,9 @@ GROUPS_8 = [[2 * p, 2 * p + 1] for p in range(8)]  # two signal groups per phase
 def _reference_args(plan, timing, current, elapsed):
     t = plan.clusters
     cols = [t.rows[:, c].tolist() for c in range(3)]
-    return (t.ptr.tolist(), *cols, [c.tolist() for c in timing.array.T], current, elapsed)
+    timing = [c.tolist() for c in timing.array.T]
+    cap = reference.capacity_for(plan.states)
+    return (t.ptr.tolist(), *cols, timing, current, elapsed, cap, plan.tail_from.tolist())
 
 
 def _same_schedule(plan, problem):
@@ -36,30 +38,46 @@ def _same_schedule(plan, problem):
         and want["greens"] == [(g.phase, g.start_s, g.end_s, g.clusters) for g in plan.greens]
         and want["starts"] == plan.cluster_start_s.tolist()
         and want["ends"] == plan.cluster_end_s.tolist()
+        and want["rollout"] == plan.rollout
     )
 
 
-def lookahead(plan, problem, horizon_s=cases.HORIZON_S):
+def lookahead(plan, problem, horizon_s=cases.HORIZON_S, dp_only=False):
     """The shortest per-phase look-ahead the plan kept: over the phases given traffic before
-    the horizon, the latest end of a kept cluster (0 if all were left out); the horizon if
-    no phase was given any."""
+    the horizon, the latest end of a planned cluster (0 if none); the horizon if no phase was
+    given any. dp_only: only the clusters the DP planned (not the greedy tail)."""
     given, t = problem[0], plan.clusters
-    ends = [
-        min(max((a + d for a, d, _ in t.phase(p)), default=0.0), horizon_s)
-        for p, rows in enumerate(given)
-        if any(a < horizon_s and n > 0 for a, _, n in rows)
-    ]
+    ends = []
+    for p, rows in enumerate(given):
+        if any(a < horizon_s and n > 0 for a, _, n in rows):
+            last = plan.tail_from[p] if dp_only else t.ptr[p + 1]
+            mine = t.rows[t.ptr[p] : last]
+            ends.append(min(float((mine[:, 0] + mine[:, 1]).max(initial=0.0)), horizon_s))
     return min(ends, default=horizon_s)
 
 
 def plan_stats(plans, problems):
-    """How much of the given problem the plans kept: vehicle share, look-ahead, pruning."""
-    given = sum(n for p in problems for rows in p[0] for _, _, n in rows)
+    """How much of the given problem the plans kept (all of it, since the greedy tail) and
+    how much of it the DP planned: vehicle shares, look-ahead, pruning."""
+    given = sum(
+        n * (min(1.0, (cases.HORIZON_S - a) / d) if d else 1.0)
+        for p in problems
+        for rows in p[0]
+        for a, d, n in rows
+        if a < cases.HORIZON_S
+    )
     kept = sum(float(plan.clusters.rows[:, 2].sum()) for plan in plans)
+    tail = sum(plan.tail_veh for plan in plans)
     return {
         "kept_vehicle_share": kept / given if given else 1.0,
+        "dp_vehicle_share": (kept - tail) / given if given else 1.0,
         "lookahead_s": statistics.median(map(lookahead, plans, problems)),
+        "dp_lookahead_s": statistics.median(
+            lookahead(plan, p, dp_only=True) for plan, p in zip(plans, problems, strict=True)
+        ),
         "pruned": statistics.mean(plan.pruned for plan in plans),
+        "delay_veh_s": statistics.mean(plan.delay_veh_s for plan in plans),
+        "rollout_share": statistics.mean(plan.rollout for plan in plans),
     }
 
 
@@ -195,11 +213,18 @@ def work_sweep(problems, budgets, runs=3, log=print):
                 t0 = time.perf_counter()
                 optimizer.schedule(*p, max_work=w)
                 times.append(time.perf_counter() - t0)
-        row = {"max_work": w, "median_s": statistics.median(times), **plan_stats(plans, problems)}
+        row = {
+            "max_work": w,
+            "median_s": statistics.median(times),
+            "p99_s": p99(times),
+            **plan_stats(plans, problems),
+        }
         log(
-            f"  max_work {w:>8}: median {row['median_s'] * 1e3:8.3f} ms, kept "
-            f"{row['kept_vehicle_share']:.0%}, look-ahead {row['lookahead_s']:.1f} s, "
-            f"pruned {row['pruned']:.1f}"
+            f"  max_work {w:>8}: median {row['median_s'] * 1e3:8.3f} ms, p99 "
+            f"{row['p99_s'] * 1e3:8.3f} ms, kept {row['kept_vehicle_share']:.0%}, DP "
+            f"{row['dp_vehicle_share']:.0%}, DP look-ahead {row['dp_lookahead_s']:.1f} s, "
+            f"pruned {row['pruned']:.1f}, plan delay {row['delay_veh_s']:.0f} veh-s, rollout "
+            f"{row['rollout_share']:.0%}"
         )
         rows.append(row)
     return rows
@@ -222,7 +247,7 @@ def table(rows):
     """The algorithm x case table as text."""
     head = (
         f"{'algorithm':<13} {'case':<26} {'median':>10} {'p99':>10} {'reference':>11} {'ratio':>7}"
-        f" {'kept veh':>8} {'look-ahead':>10} {'pruned':>6}"
+        f" {'kept veh':>8} {'look-ahead':>10} {'DP veh':>6} {'DP look':>7} {'pruned':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -232,7 +257,8 @@ def table(rows):
             f"{r['p99_s'] * 1e3:>8.3f}ms {r['reference_median_s'] * 1e3:>9.3f}ms "
             + (f"{ratio:>6.0f}x" if ratio >= 10 else f"{ratio:>6.2f}x")
             + (
-                f" {r['kept_vehicle_share']:>8.0%} {r['lookahead_s']:>9.1f}s {r['pruned']:>6.1f}"
+                f" {r['kept_vehicle_share']:>8.0%} {r['lookahead_s']:>9.1f}s"
+                f" {r['dp_vehicle_share']:>6.0%} {r['dp_lookahead_s']:>6.1f}s {r['pruned']:>6.1f}"
                 if "kept_vehicle_share" in r
                 else ""
             )

@@ -13,8 +13,8 @@ import numpy as np
 from edge.optimizer.clusters import ClusterTable, checked_rows
 from edge.optimizer.timing import PhaseTiming, as_vector
 
-DEFAULT_MAX_WORK = 4096  # DP budget (states x clusters): clusters are merged until it fits
-DEFAULT_CAPACITY = 8  # Pareto entries kept per DP state
+DEFAULT_MAX_WORK = 8192  # DP budget (states x clusters): clusters are merged until it fits
+DEFAULT_CAPACITY = 8  # Pareto entries kept per DP state, at most (fewer for big DPs)
 _kernels = None
 _local = threading.local()  # per-thread DP workspace, reused across calls
 
@@ -167,9 +167,13 @@ class Schedule:
     Green objects); the first is the running green when a phase is green now.
     clusters is the table actually planned (cut at the horizon, split and merged to the
     budget); cluster_start_s / cluster_end_s give each of its rows' service start and finish.
-    states is the DP's size; pruned counts Pareto entries lost to the per-state capacity (0
-    means the plan is optimal for `clusters`); dropped_veh counts vehicles left out because
-    even merged clusters exceeded the budget (the latest arrivals).
+    states is the DP's size; pruned counts Pareto entries lost to the per-state capacity;
+    tail_veh counts the vehicles of the clusters the DP's budget left to the greedy tail (the
+    latest arrivals, served after the DP's greens by a simple rule); tail_from[p] is the row of
+    `clusters` where phase p's tail starts (its end if it has none). The plan is optimal for
+    `clusters` when pruned == 0 and tail_veh == 0. rollout: the plan is the DP's first one or two
+    greens (after the running green's end) followed by the greedy rule, which beat every plan
+    that serves all the DP's clusters first.
     """
 
     decision: Decision
@@ -183,7 +187,9 @@ class Schedule:
     cluster_end_s: np.ndarray
     states: int
     pruned: int
-    dropped_veh: float
+    tail_veh: float
+    tail_from: np.ndarray
+    rollout: bool
 
     @property
     def greens(self):
@@ -323,7 +329,7 @@ def _decision(g_ph, g_t, n_g, current, switch_at, step):
     return Decision(nxt if switch else current, switch, nxt, switch_at)
 
 
-def _result(n, fit_ptr, fit, n_g, g_ph, g_t, g_k, cl_t, info, current, step):
+def _result(n, fit_ptr, fit, dp_end, n_g, g_ph, g_t, g_k, cl_t, info, current, step):
     """A Schedule over the kernel's outputs (fresh arrays of this call: no copies)."""
     if n_g < 0:  # cannot happen for prepared input; a kernel bug if it does
         raise RuntimeError("the schedule optimiser found no plan serving every cluster")
@@ -339,7 +345,9 @@ def _result(n, fit_ptr, fit, n_g, g_ph, g_t, g_k, cl_t, info, current, step):
         cluster_end_s=cl_t[:n, 1],
         states=int(info[3]),
         pruned=int(info[2]),
-        dropped_veh=float(info[5]),
+        tail_veh=float(info[5]),
+        tail_from=dp_end,
+        rollout=bool(info[6]),
     )
 
 
@@ -359,7 +367,9 @@ def schedule(
     timing: a PhaseTiming. current: the phase green now (-1: none, e.g. start-up all-red);
     elapsed_s: how long it has been green. Clusters are cut at horizon_s, split into parts of
     at most half a green, and merged (least green time first) until the DP's work (states x
-    clusters) is at most max_work, leaving out the latest arrivals if merging cannot get there.
+    clusters) is at most max_work; if merging cannot get there, the latest arrivals are left to
+    a greedy tail served after the greens the DP plans (every vehicle is planned), and plans
+    of one or two DP greens completed by the same greedy rule (rollouts) compete too.
     The decision switches when the plan ends the current green within step_s (the replanning
     period). See docs/optimizer.md for the model.
     """
@@ -376,11 +386,12 @@ def schedule(
     bound = _k()._split_rows(table.ptr, table.rows, tim)
     fit_ptr = np.empty(table.ptr.size, np.int64)
     fit = np.empty((bound, 3))
+    dp_end = np.empty(table.n_phases, np.int64)
     g_ph = np.empty(bound + 1, np.int64)
     g_t = np.empty((bound + 1, 2))
     g_k = np.empty(bound + 1, np.int64)
     cl_t = np.zeros((bound, 2))
-    info = np.zeros(6)
+    info = np.zeros(7)
     ws = _workspace(1024, DEFAULT_CAPACITY)
     n_g = _k()._plan(
         table.ptr,
@@ -392,6 +403,7 @@ def schedule(
         max_work,
         fit_ptr,
         fit,
+        dp_end,
         *ws,
         DEFAULT_CAPACITY,
         g_ph,
@@ -402,4 +414,4 @@ def schedule(
     )
     n = int(info[4])
     _workspace(int(info[3]), DEFAULT_CAPACITY)  # big enough next time
-    return _result(n, fit_ptr, fit, n_g, g_ph, g_t, g_k, cl_t, info, cur, step)
+    return _result(n, fit_ptr, fit, dp_end, n_g, g_ph, g_t, g_k, cl_t, info, cur, step)

@@ -91,12 +91,13 @@ def schedule_batch(
     np.cumsum(bounds, out=fit_off[1:])
     total = int(fit_off[-1])
     fit_ptr = np.empty_like(in_ptr)
+    dp_end = np.empty_like(in_ptr)  # laid out like fit_ptr, one entry unused per intersection
     fit = np.empty((total, 3))
     cl_t = np.zeros((total, 2))
     g_ph = np.empty(total + n_int, np.int64)
     g_t = np.empty((total + n_int, 2))
     g_k = np.empty(total + n_int, np.int64)
-    info = np.zeros((n_int, 6))
+    info = np.zeros((n_int, 7))
     n_greens = np.empty(n_int, np.int64)
     from numba import get_num_threads  # loaded by now, with the kernels
 
@@ -116,6 +117,7 @@ def schedule_batch(
         fit_ptr,
         fit_off,
         fit,
+        dp_end,
         cl_t,
         g_ph,
         g_t,
@@ -133,6 +135,7 @@ def schedule_batch(
                 int(info[m, 4]),
                 fit_ptr[p],
                 fit[f],
+                dp_end[p][:-1],
                 int(n_greens[m]),
                 g_ph[g],
                 g_t[g],

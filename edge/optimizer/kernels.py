@@ -19,8 +19,13 @@ _PARALLEL = {**_OPTS, "parallel": True}
 
 MIN_G, MAX_G, YELLOW, ALL_RED, STARTUP, HEADWAY = 0, 1, 2, 3, 4, 5
 ARR, DUR, CNT = 0, 1, 2
-INFO_DELAY, INFO_SWITCH_AT, INFO_PRUNED, INFO_STATES, INFO_ROWS, INFO_DROPPED = range(6)
+INFO_DELAY, INFO_SWITCH_AT, INFO_PRUNED, INFO_STATES, INFO_ROWS, INFO_TAIL, INFO_ROLLOUT = range(7)
 SPLIT = 2  # long clusters are cut into parts of at most 1/SPLIT of a green, for re-merging
+# Pareto entries per DP state: up to the caller's capacity while states x capacity stays within
+# ENTRY_SLOTS, never below MIN_CAPACITY (big DPs: fewer entries per state, 4x faster at 2 than
+# at 8 for about the same plans; see docs/optimizer.md).
+ENTRY_SLOTS = 1024
+MIN_CAPACITY = 2
 
 
 # ---------------------------------------------------------------- max-pressure (Varaiya)
@@ -116,24 +121,96 @@ def _serve(cl, first, k, h, slt, gs, starts, ends, write):
 
 
 @njit(**_OPTS)
-def _n_states(cl_ptr):
-    """Number of 'clusters served per phase' vectors: prod(n_p + 1)."""
+def _n_states(cl_ptr, dp_end):
+    """Number of 'DP clusters served per phase' vectors: prod(n_p + 1), where phase p's DP
+    clusters are rows cl_ptr[p]:dp_end[p] (the rest of its rows are the greedy tail)."""
     n_x = 1
     for i in range(cl_ptr.size - 1):
-        n_x *= cl_ptr[i + 1] - cl_ptr[i] + 1
+        n_x *= dp_end[i] - cl_ptr[i] + 1
     return n_x
 
 
 @njit(**_OPTS)
-def _work(cl_ptr):
-    """The DP's work measure: states x clusters (about twice the transitions it tries)."""
-    return _n_states(cl_ptr) * max(cl_ptr[cl_ptr.size - 1] - cl_ptr[0], 1)
+def _work(cl_ptr, dp_end):
+    """The DP's work measure: states x DP clusters (about twice the transitions it tries)."""
+    n = 0
+    for i in range(cl_ptr.size - 1):
+        n += dp_end[i] - cl_ptr[i]
+    return _n_states(cl_ptr, dp_end) * max(n, 1)
 
 
 @njit(**_OPTS)
-def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t, g_k, cl_t, info):
+def _capacity(n_x, cap):
+    """Pareto entries kept per state for a DP of n_x states, at most cap."""
+    return min(cap, max(MIN_CAPACITY, ENTRY_SLOTS // n_x))
+
+
+@njit(**_OPTS)
+def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, write):
+    """Serve every cluster left after `served` (per phase; updated) greedily: next the phase
+    whose next cluster arrives first (not `last` while another phase has clusters left; the
+    lowest index on a tie), its green serving as many of its next clusters as fit in max green
+    from `ready` (one if none does: then the green waits for it to bunch up). The first green
+    must start by `limit`. Returns (delay, greens); delay is inf if there is no such plan.
+    With `write`, greens go to g_ph/g_t/g_k from index g0 (end: when served or min green).
+    """
+    n_ph = tim.shape[0]
+    delay = 0.0
+    n_g = 0
+    while True:
+        left = 0
+        for i in range(n_ph):
+            if served[i] < cl_ptr[i + 1] - cl_ptr[i]:
+                left += 1
+        p = -1
+        for i in range(n_ph):
+            if served[i] < cl_ptr[i + 1] - cl_ptr[i] and not (i == last and left > 1):
+                if p < 0 or cl[cl_ptr[i] + served[i], ARR] < cl[cl_ptr[p] + served[p], ARR]:
+                    p = i
+        if p < 0:
+            return delay, n_g
+        h, slt, maxg = tim[p, HEADWAY], tim[p, STARTUP], tim[p, MAX_G]
+        first = cl_ptr[p] + served[p]
+        a, du, nv = cl[first, ARR], cl[first, DUR], cl[first, CNT]
+        alpha = max(a + du, a + nv * h)
+        beta = slt + nv * h
+        if beta > maxg:
+            return np.inf, n_g
+        k = 1
+        if ready + maxg >= alpha:
+            gs = ready
+            for j in range(first + 1, cl_ptr[p + 1]):
+                nh = cl[j, CNT] * h
+                a2 = max(cl[j, ARR] + cl[j, DUR], max(cl[j, ARR], alpha) + nh)
+                if beta + nh > maxg or ready + maxg < a2:
+                    break
+                alpha, beta, k = a2, beta + nh, k + 1
+        else:
+            gs = alpha - maxg
+        if gs > limit:
+            return np.inf, n_g
+        d, fin = _serve(cl, first, k, h, slt, gs, g_t[:, 0], g_t[:, 0], False)
+        delay += d
+        end = max(fin, gs + tim[p, MIN_G])
+        if write:
+            g_ph[g0 + n_g], g_t[g0 + n_g, 0], g_t[g0 + n_g, 1], g_k[g0 + n_g] = p, gs, end, k
+        n_g += 1
+        served[p] += k
+        last = p
+        ready = end + tim[p, YELLOW] + tim[p, ALL_RED]
+        limit = np.inf
+
+
+@njit(**_OPTS)
+def _schedule(
+    cl_ptr, dp_end, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t, g_k, cl_t, info
+):
     """Rolling-horizon schedule: least total delay serving every cluster.
 
+    Phase p's rows cl_ptr[p]:dp_end[p] are planned by the DP; its later rows (the tail, if
+    any) by `_finish`, from every DP entry that can take no further DP green (all its DP
+    clusters served, or stuck), and from the running green's entries and those one or two
+    greens after them (a rollout); the plan with the least total is kept.
     Workspace: cnt (>= states), wf, wg (>= states * cap, 2), wi (same, 3), where cap bounds
     the Pareto entries kept per state. Outputs: g_ph/g_k (per green: phase, clusters served),
     g_t (per green: start, end), cl_t (per cluster: service start, finish), info (delay,
@@ -144,11 +221,12 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
     n_x = 1
     for i in range(n_ph):
         stride[i] = n_x
-        n_x *= cl_ptr[i + 1] - cl_ptr[i] + 1
+        n_x *= dp_end[i] - cl_ptr[i] + 1
     cnt[:n_x] = 0
+    fsv = np.empty(n_ph, np.int64)  # scratch: clusters served per phase, for `_finish`
     digits = np.zeros(n_ph, np.int64)
     # The running green: entry k serves the first k clusters of `current` before it ends.
-    n_c = cl_ptr[current + 1] - cl_ptr[current] if current >= 0 else 0
+    n_c = dp_end[current] - cl_ptr[current] if current >= 0 else 0
     init = np.empty((n_c + 1, 3))  # delay, earliest end, latest next green start
     n_init = 1
     clear0 = 0.0
@@ -158,6 +236,12 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
         gs0 = -elapsed
         clear0 = tim[current, YELLOW] + tim[current, ALL_RED]
         deadline = gs0 + tim[current, MAX_G]
+        # It may rest past max green until another phase's first arrival (its call): the
+        # controller rests in green while no other phase has a call.
+        called = np.inf
+        for i in range(n_ph):
+            if i != current and cl_ptr[i + 1] > cl_ptr[i]:
+                called = min(called, cl[cl_ptr[i], ARR])
         prev = gs0 + slt
         dsum = 0.0
         n_init = 0
@@ -170,10 +254,16 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                 prev = fin
                 if fin > deadline:
                     break
-            end = max(max(prev, gs0 + tim[current, MIN_G]), 0.0)
-            init[k, 0], init[k, 1], init[k, 2] = dsum, end, max(deadline, end) + clear0
+            served_end = prev if k > 0 else -np.inf  # serving nothing: no start-up to wait for
+            end = max(max(served_end, gs0 + tim[current, MIN_G]), 0.0)
+            init[k, 0], init[k, 1], init[k, 2] = dsum, end, max(deadline, called, end) + clear0
             n_init += 1
     pruned = 0
+    best_d = np.inf  # the best plan completed where the DP could go no further
+    best = 0
+    found = False
+    roll_d = np.inf  # the best rollout plan
+    roll = 0
     # Expand the running green's entries first, then every state's in index order: a green
     # only adds clusters, so every entry is final before it is expanded.
     for src in range(-1, n_x):
@@ -197,19 +287,19 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                 parent = src * cap + e_src
                 d, ready, limit = wf[parent, 0], wf[parent, 1], np.inf
                 last = wi[parent, 1]
+            moves = 0  # DP greens this entry can take
             left = 0  # phases with clusters waiting
             for i in range(n_ph):
                 if digits[i] < cl_ptr[i + 1] - cl_ptr[i]:
                     left += 1
             for i in range(n_ph):  # every next green: phase i serving its next k clusters
                 first = cl_ptr[i] + digits[i]
-                rem = cl_ptr[i + 1] - first
+                rem = dp_end[i] - first
                 if rem == 0 or (i == last and left > 1):
                     continue  # a phase follows itself only when nothing else waits
                 h, slt, maxg = tim[i, HEADWAY], tim[i, STARTUP], tim[i, MAX_G]
                 alpha = -np.inf
                 beta = slt
-                lo = max(ready, cl[first, ARR] - slt)
                 prev = ready + slt  # the service chain if the green starts at `ready`
                 dsum = 0.0
                 for k in range(1, rem + 1):
@@ -224,7 +314,7 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                     prev = fin
                     if beta > maxg:
                         break
-                    if lo + maxg >= alpha:
+                    if ready + maxg >= alpha:
                         gs, dblk, fblk = ready, dsum, prev
                     else:
                         # Waiting lets the block arrive and bunch up, so it fits in max green.
@@ -239,6 +329,7 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                             fblk = max(cl[jj, ARR] + cl[jj, DUR], bb + cl[jj, CNT] * h)
                     if gs > limit:
                         break
+                    moves += 1
                     end = max(fblk, gs + tim[i, MIN_G])
                     nxt = end + tim[i, YELLOW] + tim[i, ALL_RED]
                     # Pareto-insert (d + dblk, nxt) into the target state.
@@ -247,23 +338,29 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                     base = tx * cap
                     m = cnt[tx]
                     dominated = False
+                    beats = False  # the new entry beats one ending on phase i
                     other = -1  # beaten by an entry ending on phase i, or two on others
                     for e in range(base, base + m):
-                        if wf[e, 0] <= nd and wf[e, 1] <= nxt:
+                        ed, er = wf[e, 0], wf[e, 1]
+                        if ed <= nd and er <= nxt:
                             if wi[e, 1] == i or (other >= 0 and other != wi[e, 1]):
                                 dominated = True
                                 break
                             other = wi[e, 1]
+                        elif nd <= ed and nxt <= er and wi[e, 1] == i:
+                            beats = True
                     if dominated:
                         continue
-                    w = base
-                    for e in range(base, base + m):
-                        if not (wi[e, 1] == i and nd <= wf[e, 0] and nxt <= wf[e, 1]):
-                            if w != e:
-                                wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
-                                wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
-                                wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
-                            w += 1
+                    w = base + m
+                    if beats:  # drop the entries it beats
+                        w = base
+                        for e in range(base, base + m):
+                            if not (wi[e, 1] == i and nd <= wf[e, 0] and nxt <= wf[e, 1]):
+                                if w != e:
+                                    wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
+                                    wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
+                                    wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
+                                w += 1
                     if w - base < cap:
                         cnt[tx] = w - base + 1
                     else:  # full: keep the lower delays, and say so
@@ -278,38 +375,91 @@ def _schedule(cl_ptr, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t
                         w = worst
                     wf[w, 0], wf[w, 1], wg[w, 0], wg[w, 1] = nd, nxt, gs, end
                     wi[w, 0], wi[w, 1], wi[w, 2] = parent, i, k
+            # Complete the plan greedily from every entry that can take no further DP green
+            # (all its DP clusters served, or stuck), and, as a rollout, from the running
+            # green's entries and those one or two greens after them: the greedy rest may beat
+            # serving every DP cluster before the tail. A rollout wins only if strictly better.
+            if moves == 0 or src < 0 or wi[parent, 0] < 0 or wi[wi[parent, 0], 0] < 0:
+                fsv[:] = digits
+                fd, _ = _finish(cl_ptr, cl, tim, fsv, last, ready, limit, g_ph, g_t, g_k, 0, False)
+                if moves == 0:
+                    if not found or d + fd < best_d:
+                        best_d, best, found = d + fd, parent, True
+                elif d + fd < roll_d:
+                    roll_d, roll = d + fd, parent
         if src >= 0:
             i = 0  # next mixed-radix `digits`
             while i < n_ph:
                 digits[i] += 1
-                if digits[i] <= cl_ptr[i + 1] - cl_ptr[i]:
+                if digits[i] <= dp_end[i] - cl_ptr[i]:
                     break
                 digits[i] = 0
                 i += 1
-    # The best complete plan.
-    best_d = np.inf
-    best = 0
-    found = False
-    c_stride = stride[current] if current >= 0 else 0
-    for k in range(n_init):
-        if k * c_stride == n_x - 1 and (not found or init[k, 0] < best_d):
-            best_d, best, found = init[k, 0], -1 - k, True
-    for e in range((n_x - 1) * cap, (n_x - 1) * cap + cnt[n_x - 1]):
-        if not found or wf[e, 0] < best_d:
-            best_d, best, found = wf[e, 0], e, True
     info[INFO_PRUNED] = pruned
     info[INFO_STATES] = n_x
-    if not found:
+    info[INFO_ROLLOUT] = 0.0
+    if roll_d < best_d:
+        best_d, best, found = roll_d, roll, True
+        info[INFO_ROLLOUT] = 1.0
+    if not found or best_d == np.inf:
         return -1
     info[INFO_DELAY] = best_d
+    # Where the tail starts from: the best entry's served clusters, last phase, ready, limit.
+    if best < 0:
+        fsv[:] = 0
+        if current >= 0:
+            fsv[current] = -1 - best
+        f_last, f_ready, f_limit = current, init[-1 - best, 1] + clear0, init[-1 - best, 2]
+    else:
+        x = best // cap
+        for i in range(n_ph):
+            fsv[i] = (x // stride[i]) % (dp_end[i] - cl_ptr[i] + 1)
+        f_last, f_ready, f_limit = wi[best, 1], wf[best, 1], np.inf
     return _unwind(
-        cl_ptr, cl, tim, current, elapsed, init, best, wg, wi, g_ph, g_t, g_k, cl_t, info
+        cl_ptr,
+        cl,
+        tim,
+        current,
+        elapsed,
+        init,
+        best,
+        wg,
+        wi,
+        fsv,
+        f_last,
+        f_ready,
+        f_limit,
+        g_ph,
+        g_t,
+        g_k,
+        cl_t,
+        info,
     )
 
 
 @njit(**_OPTS)
-def _unwind(cl_ptr, cl, tim, current, elapsed, init, best, wg, wi, g_ph, g_t, g_k, cl_t, info):
-    """Follow parents from the best entry; write greens and cluster service times."""
+def _unwind(
+    cl_ptr,
+    cl,
+    tim,
+    current,
+    elapsed,
+    init,
+    best,
+    wg,
+    wi,
+    fsv,
+    f_last,
+    f_ready,
+    f_limit,
+    g_ph,
+    g_t,
+    g_k,
+    cl_t,
+    info,
+):
+    """Follow parents from the best entry, then the tail's greens from `fsv`, f_last, f_ready,
+    f_limit; write greens and cluster service times."""
     n_blocks = 0
     ref = best
     while ref >= 0:
@@ -324,6 +474,8 @@ def _unwind(cl_ptr, cl, tim, current, elapsed, init, best, wg, wi, g_ph, g_t, g_
         ref = wi[ref, 0]
     if current >= 0:
         g_ph[0], g_t[0, 0], g_t[0, 1], g_k[0] = current, -elapsed, init[k0, 1], k0
+    _, n_tail = _finish(cl_ptr, cl, tim, fsv, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True)
+    n_g += n_tail
     served = np.zeros(tim.shape[0], np.int64)
     for g in range(n_g):
         p = g_ph[g]
@@ -383,11 +535,12 @@ def _split_rows(cl_ptr, cl, tim):
 
 
 @njit(**_OPTS)
-def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dropped):
+def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dp_end, tail):
     """Cut clusters at the horizon and split long ones into parts of 1/SPLIT green; then, while
     the DP's work (`_work`) is above max_work, merge the neighbours (same phase) that together
-    need the least green time, as long as one green can serve them; if nothing can merge, leave
-    out the latest-arriving clusters (their vehicles are added to dropped[0]).
+    need the least green time, as long as one green can serve them; if nothing can merge, give
+    the latest-arriving clusters to the greedy tail (dp_end[p] is where phase p's tail starts;
+    the tail's vehicles are added to tail[0]).
 
     `out` needs a row per split part (see the API). Returns the number of rows written.
     """
@@ -421,7 +574,7 @@ def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dropped):
     for i in range(n_ph):
         for j in range(out_ptr[i], out_ptr[i + 1] - 1):
             need[j] = _pair_need(out, j, tim[i, HEADWAY], tim[i, MAX_G] - tim[i, STARTUP])
-    while _work(out_ptr) > max_work:
+    while _work(out_ptr, out_ptr[1:]) > max_work:
         best = -1
         for j in range(n - 1):
             if need[j] < np.inf and (best < 0 or need[j] < need[best]):
@@ -442,17 +595,18 @@ def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dropped):
         need[j] = _pair_need(out, j, tim[i, HEADWAY], room) if j + 1 < out_ptr[i + 1] else np.inf
         if j > out_ptr[i]:
             need[j - 1] = _pair_need(out, j - 1, tim[i, HEADWAY], room)
-    while _work(out_ptr) > max_work:
-        # Still too much: leave out the latest-arriving cluster, so that every phase is seen
-        # up to about the same time and the DP stays within its time budget.
+    dp_end[:] = out_ptr[1:]
+    while _work(out_ptr, dp_end) > max_work:
+        # Still too much: the latest-arriving DP cluster goes to the tail, so that the DP sees
+        # every phase up to about the same time and stays within its time budget.
         most = -1
         for i in range(n_ph):
-            if out_ptr[i + 1] > out_ptr[i] and (
-                most < 0 or out[out_ptr[i + 1] - 1, ARR] >= out[out_ptr[most + 1] - 1, ARR]
+            if dp_end[i] > out_ptr[i] and (
+                most < 0 or out[dp_end[i] - 1, ARR] >= out[dp_end[most] - 1, ARR]
             ):
                 most = i
-        dropped[0] += out[out_ptr[most + 1] - 1, CNT]
-        n = _remove_row(out_ptr, out, n, out_ptr[most + 1] - 1)
+        dp_end[most] -= 1
+        tail[0] += out[dp_end[most], CNT]
     return n
 
 
@@ -467,6 +621,7 @@ def _plan(
     max_work,
     fit_ptr,
     fit,
+    dp_end,
     ws_cnt,
     ws_f,
     ws_g,
@@ -480,12 +635,18 @@ def _plan(
 ):
     """Prepare the clusters, then schedule them; the workspace grows here if too small.
 
-    info: delay, switch_at, pruned, states, fitted rows, vehicles left out. Returns the number
-    of greens, or -1 if there is no plan.
+    dp_end (per phase): where the phase's rows planned by the DP end (its tail starts). cap:
+    the most Pareto entries per state (`_capacity` decides for the DP's size).
+
+    info: delay, switch_at, pruned, states, fitted rows, vehicles in the greedy tail, 1.0 if the
+    plan is a rollout (else 0.0). Returns the number of greens, or -1 if there is no plan.
     """
-    n = _prepare(cl_ptr, cl, tim, horizon, max_work, fit_ptr, fit, info[INFO_DROPPED:])
+    n = _prepare(
+        cl_ptr, cl, tim, horizon, max_work, fit_ptr, fit, dp_end, info[INFO_TAIL:INFO_ROLLOUT]
+    )
     info[INFO_ROWS] = n
-    n_x = _n_states(fit_ptr)
+    n_x = _n_states(fit_ptr, dp_end)
+    cap = _capacity(n_x, cap)
     if ws_cnt.size < n_x or ws_f.shape[0] < n_x * cap:
         ws_cnt = np.empty(n_x, np.int64)
         ws_f = np.empty((n_x * cap, 2))
@@ -493,6 +654,7 @@ def _plan(
         ws_i = np.empty((n_x * cap, 3), np.int64)
     return _schedule(
         fit_ptr,
+        dp_end,
         fit,
         tim,
         current,
@@ -526,6 +688,7 @@ def _plan_batch(
     fit_ptr,
     fit_off,
     fit,
+    dp_end,
     cl_t,
     g_ph,
     g_t,
@@ -560,6 +723,7 @@ def _plan_batch(
                 max_work,
                 fit_ptr[p0:p1],
                 fit[f0:f1],
+                dp_end[p0 : p1 - 1],
                 ws_cnt,
                 ws_f,
                 ws_g,

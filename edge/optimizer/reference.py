@@ -4,6 +4,8 @@ Each function computes what its kernel in `kernels.py` computes, in the same ari
 so tests can ask for the same answer rather than a close one.
 """
 
+import math
+
 
 def max_pressure(queues, phase_groups, current=-1, min_switch_gain=0.0, downstream=None):
     """Phase with the largest pressure; keeps `current` unless beaten by more than the gain.
@@ -99,8 +101,9 @@ def serve_block(arr, dur, cnt, first, k, h, slt, gs):
 def block_start(arr, dur, cnt, first, k, h, slt, max_green, ready):
     """Earliest green start >= ready at which the block fits in max green, or None.
 
-    Max green counts from the green start, or from when the first cluster can be served if the
-    green starts before it arrives (idle green before the first arrival does not count).
+    Max green counts from the green start: idle green before the first arrival counts too. The
+    block is through at max(alpha, gs + beta) (alpha: when its arrivals allow, beta: start-up
+    lost time plus every vehicle's headway), so it fits from gs = max(ready, alpha - max green).
     """
     alpha = -INF
     beta = slt
@@ -110,13 +113,13 @@ def block_start(arr, dur, cnt, first, k, h, slt, max_green, ready):
         beta += nh
     if beta > max_green:
         return None
-    if max(ready, arr[first] - slt) + max_green >= alpha:
+    if ready + max_green >= alpha:
         return ready
     return alpha - max_green
 
 
-def _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed):
-    """The running green: for k = 0.. clusters of `current` served before it ends.
+def _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed, dp_end=None):
+    """The running green: for k = 0.. DP clusters of `current` served before it ends.
 
     Returns (clearance, [(k, delay, earliest_end, latest_next_green_start)]).
     """
@@ -126,29 +129,92 @@ def _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed):
     gs0 = -elapsed
     clear = yel + ared
     deadline = gs0 + maxg
+    # It may rest past max green until another phase's first arrival (its call).
+    others = [i for i in range(len(cl_ptr) - 1) if i != current and cl_ptr[i + 1] > cl_ptr[i]]
+    called = min((arr[cl_ptr[i]] for i in others), default=INF)
     first = cl_ptr[current]
+    last_dp = cl_ptr[current + 1] if dp_end is None else dp_end[current]
     out = []
-    for k in range(cl_ptr[current + 1] - first + 1):
+    for k in range(last_dp - first + 1):
         delay, fin, _, _ = serve_block(arr, dur, cnt, first, k, hw, slt, gs0)
         if k > 0 and fin > deadline:
             break
-        end = max(max(fin, gs0 + ming), 0.0)
-        out.append((k, delay, end, max(deadline, end) + clear))
+        end = max(max(fin if k else -INF, gs0 + ming), 0.0)
+        out.append((k, delay, end, max(deadline, called, end) + clear))
     return clear, out
 
 
-def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
+ENTRY_SLOTS = 1024  # as kernels.ENTRY_SLOTS
+MIN_CAPACITY = 2
+
+
+def capacity_for(states, capacity=8):
+    """Pareto entries per state the kernels keep for a DP of `states` states (`Schedule.states`)
+    when allowed `capacity`: fewer for big DPs, within ENTRY_SLOTS, at least MIN_CAPACITY."""
+    return min(capacity, max(MIN_CAPACITY, ENTRY_SLOTS // states))
+
+
+def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit):
+    """The greedy tail: serve every cluster left after `served` (clusters served per phase).
+
+    Next comes the phase whose next cluster arrives first (not `last` while another phase has
+    clusters left; the lowest index on a tie); its green serves as many of its next clusters
+    as fit in max green from `ready`, or just the next one, then starting late enough for it
+    to fit. The first green must start by `limit`. Returns (delay, [(phase, start, end, k)]),
+    delay inf if there is no such plan.
+    """
+    ming, maxg, yel, ared, slt, hw = timing
+    n_ph = len(ming)
+    served = list(served)
+    n = [cl_ptr[i + 1] - cl_ptr[i] for i in range(n_ph)]
+    delay = 0.0
+    greens = []
+    while True:
+        left = sum(served[i] < n[i] for i in range(n_ph))
+        todo = [i for i in range(n_ph) if served[i] < n[i] and not (i == last and left > 1)]
+        if not todo:
+            return delay, greens
+        p = min(todo, key=lambda i: (arr[cl_ptr[i] + served[i]], i))
+        first = cl_ptr[p] + served[p]
+        if slt[p] + cnt[first] * hw[p] > maxg[p]:
+            return INF, greens
+        gs = block_start(arr, dur, cnt, first, 1, hw[p], slt[p], maxg[p], ready)
+        k = 1
+        if gs == ready:
+            while first + k < cl_ptr[p + 1]:
+                if block_start(arr, dur, cnt, first, k + 1, hw[p], slt[p], maxg[p], ready) != ready:
+                    break
+                k += 1
+        if gs > limit:
+            return INF, greens
+        d, fin, _, _ = serve_block(arr, dur, cnt, first, k, hw[p], slt[p], gs)
+        delay += d
+        end = max(fin, gs + ming[p])
+        greens.append((p, gs, end, k))
+        served[p] += k
+        last = p
+        ready = end + yel[p] + ared[p]
+        limit = INF
+
+
+def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end=None):
     """Forward DP over clusters served per phase, Pareto on (delay, when the next green can start)
     among entries whose last green is of the same phase (a phase may not follow itself while
     another phase has clusters waiting: that would sidestep max green).
 
     timing: six per-phase sequences (min green, max green, yellow, all-red, start-up lost,
-    saturation headway). Returns a dict (delay, greens, starts, ends, switch_at, pruned) or
-    None when no plan serves every cluster.
+    saturation headway). dp_end: per phase, where its rows planned by the DP end (default:
+    all of them); the rest, its tail, is served by `finish` from every DP entry that can take
+    no further DP green and, as a rollout, from the running green's entries and those one or
+    two greens after them; the least total wins. Returns a dict (delay, greens, starts, ends,
+    switch_at, pruned, rollout) or None when no plan serves every cluster.
     """
     ming, maxg, yel, ared, slt, hw = timing
     n_ph = len(ming)
-    n = [cl_ptr[i + 1] - cl_ptr[i] for i in range(n_ph)]
+    if dp_end is None:
+        dp_end = cl_ptr[1:]
+    n = [dp_end[i] - cl_ptr[i] for i in range(n_ph)]
+    n_all = [cl_ptr[i + 1] - cl_ptr[i] for i in range(n_ph)]
     stride = []
     n_x = 1
     for i in range(n_ph):
@@ -180,8 +246,13 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
         if d < lst[worst][0]:
             lst[worst] = [d, ready, *entry]
 
-    def expand(x, digits, last, d, ready, limit, parent):
-        left = sum(digits[i] < n[i] for i in range(n_ph))
+    best = None  # the best plan completed where the DP could go no further
+    roll = None  # the best rollout plan: wins only if strictly better
+
+    def expand(x, digits, last, d, ready, limit, parent, rollout):
+        nonlocal best, roll
+        left = sum(digits[i] < n_all[i] for i in range(n_ph))
+        moves = 0
         for i in range(n_ph):
             if i == last and left > 1:
                 continue  # a phase follows itself only when nothing else waits
@@ -190,33 +261,42 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8):
                 gs = block_start(arr, dur, cnt, first, k, hw[i], slt[i], maxg[i], ready)
                 if gs is None or gs > limit:
                     break
+                moves += 1
                 delay, fin, _, _ = serve_block(arr, dur, cnt, first, k, hw[i], slt[i], gs)
                 end = max(fin, gs + ming[i])
                 nxt = end + yel[i] + ared[i]
                 insert(x + k * stride[i], d + delay, nxt, (parent, i, gs, k, end))
+        if moves == 0 or rollout:  # complete the plan greedily from here
+            fd, _ = finish(cl_ptr, arr, dur, cnt, timing, digits, last, ready, limit)
+            plan = (d + fd, parent, (digits, last, ready, limit))
+            if moves == 0:
+                if best is None or d + fd < best[0]:
+                    best = plan
+            elif roll is None or d + fd < roll[0]:
+                roll = plan
 
-    clear0, init = _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed)
+    clear0, init = _initial_entries(cl_ptr, arr, dur, cnt, timing, current, elapsed, dp_end)
     c_stride = stride[current] if current >= 0 else 0
     for k, d, end, limit in init:
         digits = [0] * n_ph
         if current >= 0:
             digits[current] = k
-        expand(k * c_stride, digits, current, d, end + clear0, limit, ("init", k))
+        expand(k * c_stride, digits, current, d, end + clear0, limit, ("init", k), True)
     for x in range(n_x):
         digits = [(x // stride[i]) % (n[i] + 1) for i in range(n_ph)]
         for slot, e in enumerate(table[x]):
-            expand(x, digits, e[3], e[0], e[1], INF, (x, slot))
+            up = e[2]  # a rollout from here if the running green is one or two greens back
+            near = up[0] == "init" or table[up[0]][up[1]][2][0] == "init"
+            expand(x, digits, e[3], e[0], e[1], INF, (x, slot), near)
 
-    best = None
-    for k, d, _, _ in init:
-        if k * c_stride == n_x - 1 and (best is None or d < best[0]):
-            best = (d, ("init", k))
-    for slot, e in enumerate(table[n_x - 1]):
-        if best is None or e[0] < best[0]:
-            best = (e[0], (n_x - 1, slot))
-    if best is None:
+    rollout = roll is not None and (best is None or roll[0] < best[0])
+    if rollout:
+        best = roll
+    if best is None or best[0] == INF:
         return None
-    return _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, pruned)
+    plan = _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, pruned)
+    plan["rollout"] = rollout
+    return plan
 
 
 def _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, pruned):
@@ -237,6 +317,8 @@ def _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, 
     served = [0] * len(ming)
     if current >= 0:
         blocks.insert(0, (current, -elapsed, k0, init[k0][2]))
+    _, tail = finish(cl_ptr, arr, dur, cnt, timing, *best[2])
+    blocks += [(p, gs, k, end) for p, gs, end, k in tail]
     for s, gs, k, end in blocks:
         if greens:
             prev = greens[-1][0]
@@ -295,3 +377,92 @@ def schedule_exhaustive(cl_ptr, arr, dur, cnt, timing, current, elapsed):
             served[current] = k
         rec(served, current, end, limit, d)
     return best
+
+
+# ---------------------------------------------------------------- preparation (the budget)
+
+SPLIT = 2  # as kernels.SPLIT: long clusters are cut into parts of at most 1/SPLIT of a green
+
+
+def prepare(cl_ptr, arr, dur, cnt, timing, horizon, max_work):
+    """What `kernels._prepare` does, plainly: the clusters the DP plans.
+
+    1. Per phase, drop clusters arriving at or after the horizon and clusters of no vehicles;
+       cut one straddling the horizon (vehicles scaled to the part inside); split each into
+       equal parts needing at most 1/SPLIT of a green (max green - start-up lost time) each;
+       sort the phase's parts by arrival (stable).
+    2. While states x clusters > max_work: merge the two neighbouring clusters of a phase
+       that together need the least green time (the first such pair on a tie), provided one
+       green can serve them (need = max(span, vehicles x headway) <= max green - start-up).
+    3. While still over (counting only the clusters left to the DP): give the DP's
+       latest-arriving last cluster over the phases (the highest phase on a tie) to the
+       greedy tail.
+
+    Returns (ptr, rows, dp_end, tail): ptr per phase as cl_ptr, rows [(arrival, duration,
+    vehicles)], dp_end[p] the row where phase p's tail starts, tail its vehicles.
+    """
+    ming, maxg, yel, ared, slt, hw = timing
+    n_ph = len(ming)
+    phases = []  # per phase: [[arrival, duration, vehicles], ...]
+    for i in range(n_ph):
+        room = (maxg[i] - slt[i]) / SPLIT
+        rows = []
+        for j in range(cl_ptr[i], cl_ptr[i + 1]):
+            a, du, nv = arr[j], dur[j], cnt[j]
+            if a >= horizon or nv <= 0.0:
+                continue
+            if a + du > horizon:
+                nv = nv * (horizon - a) / du
+                du = horizon - a
+            parts = max(1, math.ceil(max(du, nv * hw[i]) / room))
+            for q in range(parts):
+                rows.append([a + q * du / parts, du / parts, nv / parts])
+        rows.sort(key=lambda r: r[0])  # stable, like the kernel's insertion sort
+        phases.append(rows)
+
+    n_dp = None  # clusters per phase the DP plans; None while that is all of them
+
+    def work():
+        sizes = [len(rows) for rows in phases] if n_dp is None else n_dp
+        states = 1
+        for k in sizes:
+            states *= k + 1
+        return states * max(sum(sizes), 1)
+
+    def need(i, j):
+        """Green time rows j and j + 1 of phase i need as one cluster (inf if too long)."""
+        r, s = phases[i][j], phases[i][j + 1]
+        end = max(r[0] + r[1], s[0] + s[1])
+        t = max(end - r[0], (r[2] + s[2]) * hw[i])
+        return t if t <= maxg[i] - slt[i] else INF
+
+    while work() > max_work:
+        best = None  # (need, phase, row); the first in table order on a tie
+        for i in range(n_ph):
+            for j in range(len(phases[i]) - 1):
+                t = need(i, j)
+                if t < INF and (best is None or t < best[0]):
+                    best = (t, i, j)
+        if best is None:
+            break
+        _, i, j = best
+        r, s = phases[i][j], phases[i][j + 1]
+        r[1] = max(r[0] + r[1], s[0] + s[1]) - r[0]
+        r[2] += s[2]
+        del phases[i][j + 1]
+    n_dp = [len(rows) for rows in phases]
+    tail = 0.0
+    while work() > max_work:
+        most = -1
+        for i in range(n_ph):
+            if n_dp[i] and (
+                most < 0 or phases[i][n_dp[i] - 1][0] >= phases[most][n_dp[most] - 1][0]
+            ):
+                most = i
+        n_dp[most] -= 1
+        tail += phases[most][n_dp[most]][2]
+    ptr = [0]
+    for rows in phases:
+        ptr.append(ptr[-1] + len(rows))
+    dp_end = [ptr[i] + n_dp[i] for i in range(n_ph)]
+    return ptr, [tuple(r) for rows in phases for r in rows], dp_end, tail

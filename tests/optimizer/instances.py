@@ -5,6 +5,8 @@ from hypothesis import strategies as st
 
 from edge.optimizer import kernels, reference
 
+INF = float("inf")
+
 TIMES = st.sampled_from([0.0, 0.0, 1.5, 4.0, 9.0, 15.0, 22.5, 31.0, 40.0])
 GRID = {
     "time": TIMES,
@@ -71,11 +73,15 @@ def arrays(inst):
     return np.array(cl_ptr, np.int64), cl, np.array(timing, dtype=np.float64).T.copy()
 
 
-def run_kernel(inst, capacity=8):
-    """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's."""
+def run_kernel(inst, capacity=8, dp_end=None):
+    """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's.
+
+    dp_end: per phase, where the rows the DP plans end (default: all rows; the rest are the
+    greedy tail)."""
     cl_ptr, cl, tim = arrays(inst)
     current, elapsed = inst[5], inst[6]
-    n_x = kernels._n_states(cl_ptr)
+    ends = cl_ptr[1:].copy() if dp_end is None else np.array(dp_end, np.int64)
+    n_x = kernels._n_states(cl_ptr, ends)
     n = cl.shape[0]
     ws = (
         np.empty(n_x, np.int64),
@@ -84,9 +90,9 @@ def run_kernel(inst, capacity=8):
         np.empty((n_x * capacity, 3), np.int64),
     )
     g_ph, g_t, g_k = np.empty(n + 1, np.int64), np.empty((n + 1, 2)), np.empty(n + 1, np.int64)
-    cl_t, info = np.zeros((n, 2)), np.zeros(5)
+    cl_t, info = np.zeros((n, 2)), np.zeros(7)
     n_g = kernels._schedule(
-        cl_ptr, cl, tim, current, elapsed, *ws, capacity, g_ph, g_t, g_k, cl_t, info
+        cl_ptr, ends, cl, tim, current, elapsed, *ws, capacity, g_ph, g_t, g_k, cl_t, info
     )
     if n_g < 0:
         return None
@@ -99,6 +105,7 @@ def run_kernel(inst, capacity=8):
         "ends": cl_t[:, 1].tolist(),
         "switch_at": info[1],
         "pruned": int(info[2]),
+        "rollout": bool(info[6]),
     }
 
 
@@ -106,10 +113,13 @@ def check_plan(inst, plan, tol=1e-9):
     """Assert a plan honours the model: clearances, min/max green, every cluster served once,
     and its delay equals the sum of its clusters' delays.
 
-    The running green (current >= 0) is held to max green from its real start, by its
-    displayed end (when it already ran past max green, it must end now). A planned green is
-    held to max green from when its first cluster can be served (idle green before the first
-    arrival is not counted: the model's rule).
+    The running green (current >= 0) serves its clusters within max green from its real start;
+    it may rest past max green only until another phase's first arrival (its call: the
+    controller rests in green while no other phase calls; when it already ran past max green
+    and another phase has arrivals now, it must end now). A planned green is
+    held to max green from its own start, by the end of its service (idle green before its
+    first arrival counts too); the rest after its service before the next green is not bounded
+    for planned greens (the model's rule, docs/optimizer.md).
     """
     cl_ptr, arr, dur, cnt, timing, current, elapsed = inst
     ming, maxg, yel, ared, slt, hw = timing
@@ -127,11 +137,14 @@ def check_plan(inst, plan, tol=1e-9):
         first = cl_ptr[p] + served[p]
         if g == 0 and current >= 0:
             assert start == -elapsed and p == current, "the running green comes first"
-            assert end <= max(start + maxg[p], 0.0) + tol, "running green beyond max green"
+            called = min(
+                (arr[cl_ptr[i]] for i in range(len(ming)) if i != p and n[i] > 0), default=INF
+            )
+            # past max green it may rest only until another phase's first arrival (its call)
+            assert end <= max(start + maxg[p], called, 0.0) + tol, "running green past max green"
         if k:
             fin = plan["ends"][first + k - 1]
-            if not (g == 0 and current >= 0):
-                assert fin - max(start, arr[first] - slt[p]) <= maxg[p] + tol, "max green"
+            assert fin - start <= maxg[p] + tol, "served past max green"
             assert plan["starts"][first] >= start + slt[p] - tol, "served before start-up"
             assert fin <= end + tol, "served after the green ended"
         for j in range(first, first + k):

@@ -140,9 +140,9 @@ def test_schedule_saturated_plan_respects_the_bounds():
     timing = _timing(4, max_green_s=[30.0, 45.0, 30.0, 40.0])
     clusters = [[(0.0, 0.0, 60.0), (10.0, 100.0, 60.0)] for _ in range(4)]
     s = schedule(clusters, timing, current=2, elapsed_s=7.0, max_work=256)
-    assert s.states <= 256 and s.dropped_veh > 0  # far more than 120 s of demand per phase
+    assert s.states <= 256 and s.tail_veh > 0  # far more than 120 s of demand per phase
     assert sum(g.clusters for g in s.greens) == s.clusters.rows.shape[0]
-    assert s.clusters.rows[:, 2].sum() + s.dropped_veh == pytest.approx(4 * (60 + 60))
+    assert s.clusters.rows[:, 2].sum() == pytest.approx(4 * (60 + 60))  # every vehicle planned
     for g, nxt in zip(s.greens, s.greens[1:], strict=False):
         assert nxt.start_s == pytest.approx(g.end_s + 3.5 + 1.5)
     for g in s.greens:
@@ -279,13 +279,15 @@ def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
         current,
         elapsed,
     )
-    want = reference.schedule(*inst)
+    cap = reference.capacity_for(s.states)
+    want = reference.schedule(*inst, capacity=cap, dp_end=s.tail_from.tolist())
     got = {
         "delay": s.delay_veh_s,
         "greens": [(g.phase, g.start_s, g.end_s, g.clusters) for g in s.greens],
         "starts": s.cluster_start_s.tolist(),
         "ends": s.cluster_end_s.tolist(),
         "pruned": s.pruned,
+        "rollout": s.rollout,
     }
     want_switch_at = want.pop("switch_at")
     assert got == want
@@ -297,4 +299,6 @@ def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
         for a, d, n in ph
         if a < 120
     )
-    assert t.rows[:, 2].sum() + s.dropped_veh == pytest.approx(given_veh)
+    assert t.rows[:, 2].sum() == pytest.approx(given_veh)
+    tail = sum(t.rows[s.tail_from[p] : t.ptr[p + 1], 2].sum() for p in range(t.n_phases))
+    assert s.tail_veh == pytest.approx(tail)

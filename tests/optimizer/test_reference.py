@@ -47,7 +47,7 @@ def test_cluster_delay_known_values():
 def _fits(block, gs):
     arr, dur, cnt, k, h, slt, maxg = block
     _, fin, _, _ = reference.serve_block(arr, dur, cnt, 0, k, h, slt, gs)
-    return fin - max(gs, arr[0] - slt) <= maxg + 1e-9
+    return fin - gs <= maxg + 1e-9
 
 
 def test_block_start_is_the_earliest_feasible_start():
@@ -154,3 +154,16 @@ def test_max_pressure_reference_examples():
     assert reference.max_pressure([1, 5, 2], [[0], [1], [2]])[0] == 1
     assert reference.max_pressure([1, 5, 2], [[0], [1], [2]], current=2, min_switch_gain=3)[0] == 2
     assert math.isclose(reference.max_pressure([1, 5], [[0, 1]])[1][0], 6.0)
+
+
+def test_planned_green_counts_idle_green_toward_max_green():
+    # From all-red, one phase (max green 20 s, start-up 2 s, 2 s/veh): 5 queued vehicles arrive
+    # at 30 s. A green starting at 0 would show 40 s of green (30 s of it idle) for 10 s of
+    # service: over max green. The green may start at 40 - 20 = 20 s at the earliest.
+    inst = ([0, 1], [30.0], [0.0], [5.0], [[0.0], [20.0], [3.0], [1.0], [2.0], [2.0]], -1, 0.0)
+    for plan in (reference.schedule(*inst), run_kernel(inst)):
+        check_plan(inst, plan)
+        ((phase, start, end, k),) = plan["greens"]
+        assert (phase, start, end, k) == (0, 20.0, 40.0, 1)
+        assert end - start <= 20.0
+    assert reference.block_start([30.0], [0.0], [5.0], 0, 1, 2.0, 2.0, 20.0, 0.0) == 20.0
