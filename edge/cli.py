@@ -149,6 +149,14 @@ def _add_gateway(sub) -> None:
     gw.add_arguments(p)
 
 
+def _add_ctl(sub) -> None:
+    # gateway.ctl imports paho only when an action runs
+    ctl = importlib.import_module("gateway.ctl")
+    p = sub.add_parser("ctl", help="watch and command intersections (operators)",
+                       description=ctl.__doc__)  # fmt: skip
+    ctl.add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `greenwave` command."""
     parser = argparse.ArgumentParser(
@@ -200,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_demo(sub)
     _add_gateway(sub)
+    _add_ctl(sub)
     for group in (cfg, rec):
         group.set_defaults(func=_usage(group))
     parser.set_defaults(func=_usage(parser))

@@ -1,4 +1,5 @@
-"""The gateway's on-disk outbox: telemetry and events wait here until the broker acknowledges them.
+"""The gateway's on-disk outbox: telemetry, events and decisions wait here until the broker
+acknowledges them.
 
 One SQLite file in WAL mode. A row is written (and synced) before its message is published and is
 deleted only when the broker's PUBACK for it arrives, so a broker outage, a `kill -9` or a power
@@ -9,12 +10,15 @@ commits on a power cut, and a power cut in the cabinet is one of the things this
 The cost is one fsync per commit; telemetry comes about once a second, events more rarely.
 
 Every gateway start opens a new session (a counter kept in the same file, as Sparkplug's bdSeq);
-each stream numbers its messages 1, 2, 3... within the session, so a consumer sees gaps.
+each stream (one per topic: telemetry, events, decisions) numbers its messages 1, 2, 3... within
+the session, so a consumer sees gaps.
 
 Bound: at most `max_rows` rows. When full, the oldest telemetry row is dropped to make room (for
-new telemetry or a new event) and counted in `thinned`. Events are never dropped: with no
-telemetry left to thin, `put` of an event raises `OutboxFull` and counts it in `refused`; the
-caller raises the alarm.
+new telemetry, a new event or a new decision) and counted in `thinned`. Events and decisions are
+records (what the controller did, what was asked of it and its answer) and are never dropped:
+with no telemetry left to thin, `put` of one raises `OutboxFull` and counts it in `refused`; the
+caller raises the alarm. Decisions are their own stream (their own `seq`) but fall on the events'
+side of this policy.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from pathlib import Path
 
 TELEMETRY = "telemetry"
 EVENTS = "events"
-_STREAMS = (TELEMETRY, EVENTS)
+DECISIONS = "decisions"
+STREAMS = (TELEMETRY, EVENTS, DECISIONS)
+_STREAMS = STREAMS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -46,7 +52,8 @@ CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);
 
 
 class OutboxFull(RuntimeError):
-    """The outbox holds only events and has no room for another: the caller raises the alarm."""
+    """The outbox holds only events and decisions and has no room for another: the caller raises
+    the alarm."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ class Outbox:
     def put(self, stream: str, payload: dict, *, topic: str) -> int:
         """Queue `payload` (plus its session and seq) for `topic`; returns the row id.
 
-        Raises OutboxFull for an event when only events fill the outbox."""
+        Raises OutboxFull when only events and decisions fill the outbox (none is dropped)."""
         if stream not in _STREAMS:
             raise ValueError(f"stream must be one of {_STREAMS}, not {stream!r}")
         with self._lock, self._db:
@@ -106,8 +113,8 @@ class Outbox:
             if self._count() >= self.max_rows and not self._thin():
                 self.refused += 1
                 raise OutboxFull(
-                    f"outbox {self.path!r} is full with {self.max_rows} unsent events; "
-                    f"the {stream} message was not queued"
+                    f"outbox {self.path!r} is full with {self.max_rows} unsent events and "
+                    f"decisions; the {stream} message was not queued"
                 )
             self._seq[stream] += 1
             seq = self._seq[stream]

@@ -3,8 +3,8 @@
 The optimizer proposes, the controller disposes: a decision is a HOLD or SWITCH request that
 the firmware checks against its own bounds and answers with an ACK, published on `decision`.
 
-Telemetry and events go into the on-disk outbox first and leave it only when the broker
-acknowledges them (QoS 1); rows queued before the current broker connection (an outage, an
+Telemetry, events and decisions go into the on-disk outbox first and leave it only when the
+broker acknowledges them (QoS 1); rows queued before the current broker connection (an outage, an
 earlier run) are replayed in order with `"historical": true`. A retained `health` message
 says how the gateway is doing every `health_period_s`.
 """
@@ -15,15 +15,18 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 
 from edge.optimizer import max_pressure
 from firmware import protocol as P
 
+from .commands import Commands
 from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
 from .mqtt import MqttError
-from .outbox import EVENTS, TELEMETRY, Outbox, OutboxFull
+from .outbox import DECISIONS, EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
+from .signing import Verifier
 from .topics import Topics
 
 log = logging.getLogger("greenwave.gateway")
@@ -49,6 +52,7 @@ class Gateway:
         min_switch_gain: float = 2.0,
         outbox: Outbox | None = None,
         health_period_s: float = 5.0,
+        operator_keys: dict[str, bytes] | None = None,
     ):
         self.ix = ix
         self.clock = clock
@@ -79,7 +83,12 @@ class Gateway:
         self._last_decision_s = float("-inf")
         self._last_request: tuple | None = None
         self._override: tuple[int | None] | None = None  # the phase an operator request came in
-        self._requests: queue.Queue[tuple[int, int, str]] = queue.Queue()
+        self._requests: queue.Queue[tuple] = queue.Queue()
+        self._on_result: dict[int, Callable[[str], None]] = {}  # seq -> the requester's callback
+        self.operator_keys = dict(operator_keys or {})
+        self.commands: Commands | None = None  # operator commands; made at start()
+        self._history_sent: list | None = None
+        self._history_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,6 +100,10 @@ class Gateway:
             self.outbox = Outbox(":memory:")
         self.link.open()
         self.mqtt.subscribe(self.topics.cmd("rebirth"), lambda topic, payload: self._rebirth.set())
+        verifier = Verifier(self.operator_keys, self.topics.site, self.ix.id)
+        self.commands = Commands(self, verifier).start()
+        if not self.operator_keys:
+            log.info("no operator keys: every operator command will be refused")
         backlog = self.outbox.depth()
         log.info(
             "session %d; %d message(s) wait in the outbox %s",
@@ -103,6 +116,8 @@ class Gateway:
         return self
 
     def stop(self) -> None:
+        if self.commands is not None:
+            self.commands.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -131,13 +146,25 @@ class Gateway:
                 log.exception("gateway loop error")
                 self._stop.wait(0.1)
 
-    def request(self, code: int, arg: int = 0, source: str = "operator") -> None:
-        """Queue a request for the controller from any thread; the loop sends it."""
+    def request(
+        self,
+        code: int,
+        arg: int = 0,
+        source: str = "operator",
+        *,
+        auth: bytes | None = None,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
+        """Queue a request for the controller from any thread; the loop sends it.
+
+        `auth` is the operator's signed command as received, kept with the request for the
+        controller; `on_result(result)` runs on the gateway's thread with the controller's
+        answer: "ok", "refused: <reason>" or "unanswered"."""
         if code not in P.CMD_NAMES:
             raise ValueError(f"unknown command code {code!r}")
         if code == P.CMD_SWITCH and not 0 <= arg < 256:
             raise ValueError(f"phase {arg!r} does not fit the wire (0..255)")
-        self._requests.put((code, arg, source))
+        self._requests.put((code, arg, source, auth, on_result))
 
     # one pass -----------------------------------------------------------------------------
     def poll(self) -> None:
@@ -153,10 +180,10 @@ class Gateway:
             self._answer(seq, "unanswered")
         self.link.gave_up.clear()
         while not self._requests.empty():
-            code, arg, source = self._requests.get_nowait()
+            code, arg, source, auth, on_result = self._requests.get_nowait()
             current = self.state["phase"] if self.state else None
             self._override = (current,)  # an operator's request stands until the phase changes
-            self._send(code, arg, current, source)
+            self._send(code, arg, current, source, auth, on_result)
         now = self.clock.s()
         if now - self._last_decision_s >= self.decision_period_s:
             self._last_decision_s = now
@@ -175,7 +202,8 @@ class Gateway:
 
     # the outbox ---------------------------------------------------------------------------
     def _queue(self, stream: str, topic: str, payload: dict) -> None:
-        """Into the outbox first; `_pump` publishes it. A full outbox of events is an alarm."""
+        """Into the outbox first; `_pump` publishes it. An outbox full of events and decisions
+        (which are never dropped) is an alarm."""
         try:
             self.outbox.put(stream, payload, topic=topic)
         except OutboxFull as e:
@@ -223,20 +251,48 @@ class Gateway:
                 self.stats["replayed"] += 1
 
     def _republish(self) -> None:
-        """Say the retained state and health again: on a new broker connection (a change
+        """Say the retained state, plan and health again: on a new broker connection (a change
         during the outage was not published) and when a consumer asks with `cmd/rebirth`."""
         if self.state is not None:
             self._publish(self.topics.state, self.state, qos=1, retain=True)
+        self._publish(self.topics.plan, self.plan(), qos=1, retain=True)
+        self._history_sent = None
         self._last_health = float("-inf")  # and health on this pass
+
+    def plan(self) -> dict:
+        """The timing plan in force (the config's): the payload of the retained `plan` topic."""
+        return {
+            "intersection": self.ix.id,
+            "groups": [g.name for g in self.ix.groups],
+            "phases": [
+                {"index": i, "name": p.name, "groups": list(p.groups),
+                 "min_green_s": p.min_green_s, "max_green_s": p.max_green_s,
+                 "passage_s": p.passage_s, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s}
+                for i, p in enumerate(self.ix.phases)
+            ],
+        }  # fmt: skip
+
+    def publish_history(self) -> None:
+        """Publish the recent operator commands and their results retained on `history`
+        (from any thread; skipped when nothing changed or the broker is away)."""
+        if self.commands is None or not self.mqtt.connected:
+            return
+        with self._history_lock:  # two threads answer commands: the newest list goes out last
+            entries = self.commands.recent()
+            if entries == self._history_sent:
+                return
+            self._history_sent = entries
+            self._publish(self.topics.history, {"commands": entries}, qos=1, retain=True)
 
     def health(self) -> dict:
         """How the gateway is doing: the payload of the retained `health` topic."""
         errors = dict(self.link.decoder.errors)
+        commands = self.commands.health() if self.commands is not None else {}
         return {
             "t": round(time.time(), 3),
             "session": self.outbox.session,
             "queue_depth": self.outbox.depth(),
-            "queue": {s: self.outbox.depth(s) for s in (TELEMETRY, EVENTS)},
+            "queue": {s: self.outbox.depth(s) for s in STREAMS},
             "oldest_unsent_s": round(self.outbox.oldest_age_s(), 3),
             "thinned": self.outbox.thinned,
             "events_refused": self.outbox.refused,
@@ -246,6 +302,7 @@ class Gateway:
             "crc_errors": errors.get("crc", 0),
             "publish_failures": self.stats["publish_failures"],
             "unanswered_commands": self.stats["unanswered"],
+            **commands,
         }
 
     def publish_health(self) -> None:
@@ -255,12 +312,17 @@ class Gateway:
             self._publish(self.topics.health, self.health(), qos=1, retain=True)
 
     def _publish(self, topic: str, payload, **kw) -> None:
-        """Publish; with the broker away, count it and carry on serving the serial side."""
+        """Publish; with the broker away, count it and carry on serving the serial side.
+        A retained topic is not even tried then: `_republish` says it on the next connection,
+        so a long outage piles no stale states up in paho's memory."""
+        if kw.get("retain") and not self.mqtt.connected:
+            return
         try:
             self.mqtt.publish(topic, payload, **kw)
         except MqttError as e:
             self.stats["publish_failures"] += 1
-            log.warning("%s", e)
+            # while the broker is away this is expected (the outbox keeps what matters)
+            log.log(logging.WARNING if self.mqtt.connected else logging.DEBUG, "%s", e)
 
     def _on_frame(self, mtype: int, payload: bytes) -> None:
         if mtype == P.T_STATE:
@@ -321,10 +383,16 @@ class Gateway:
         asked = self._asked.pop(seq, None)
         if asked is None:
             return  # the answer to a retry we already had
+        on_result = self._on_result.pop(seq, None)
+        if on_result is not None:
+            try:
+                on_result(result)
+            except Exception:  # the requester's problem; the loop goes on
+                log.exception("result callback for command %d failed", seq)
         asked["result"] = result
         key = "acks_ok" if result == "ok" else "unanswered" if result == "unanswered" else None
         self.stats[key or "acks_refused"] += 1
-        self._publish(self.topics.decision, asked)
+        self._queue(DECISIONS, self.topics.decision, asked)  # a record: never lost, like events
 
     # the optimizer loop -------------------------------------------------------------------
     def _decide(self) -> None:
@@ -349,8 +417,20 @@ class Gateway:
         self._last_request = key
         self._send(*request, current, "max-pressure")
 
-    def _send(self, code: int, arg: int, current: int | None, source: str) -> None:
+    def _send(
+        self,
+        code: int,
+        arg: int,
+        current: int | None,
+        source: str,
+        auth: bytes | None = None,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
+        # `auth`, the operator's signed command, goes to the controller unchanged once the
+        # wire protocol has a field for it (firmware work); the controller then checks it too.
         seq = self.link.command(code, arg)
+        if on_result is not None:
+            self._on_result[seq] = on_result
         if code == P.CMD_CLEAR:
             name = None
         else:

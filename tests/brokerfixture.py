@@ -7,6 +7,11 @@ a password file, an ACL and no persistence. The users:
 - ``operator`` reads ``greenwave/#`` and writes only ``greenwave/+/+/cmd/#``;
 - ``viewer``   reads ``greenwave/#``.
 
+``tls_broker`` is a second Mosquitto with the same users on a TLS listener that verifies client
+certificates: a CA, a server certificate for 127.0.0.1 and a client certificate are made at test
+time with the ``openssl`` command (`make_certs`), plus a second, unrelated CA for the refusals.
+``start_mosquitto`` runs one with any users, ACL text and TLS settings (the shipped ACL test).
+
 Without Mosquitto the embedded amqtt broker (edge.broker) stands in: MQTT 3.1.1 only, anonymous,
 no ACL, so `BrokerInfo.auth` is False there and the same user names and passwords are accepted
 but not enforced. With ``CI`` set, a missing Mosquitto fails the run instead.
@@ -22,7 +27,7 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +69,51 @@ class BrokerInfo:
     auth: bool = False  # True when users and the ACL are enforced
     mqtt5: bool = False  # True when the broker accepts MQTT 5 clients
     log_path: Path | None = None
+    certs: Certs | None = None  # with a TLS listener on `port`
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.certs else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Certs:
+    """PEM files made by `make_certs`: `ca` signed `server` (127.0.0.1) and `client`;
+    `other_ca` signed nothing here (a broker it does not vouch for)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+    other_ca: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if proc.returncode:
+        raise BrokerStartError(f"openssl {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
+
+
+def make_certs(workdir: Path) -> Certs:
+    """A throw-away CA with a server certificate for 127.0.0.1 and a client certificate."""
+    if not shutil.which("openssl"):
+        raise BrokerStartError("the openssl command is needed to make test certificates")
+    d = workdir / "certs"
+    d.mkdir(exist_ok=True)
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                 "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-subj", f"/CN=greenwave test {ca}",
+                 cwd=d)  # fmt: skip
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, subject, ext in (("server", "/CN=127.0.0.1", ["-extfile", "server.ext"]),
+                               ("client", "/CN=greenwave test client", [])):  # fmt: skip
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+                 "-out", f"{name}.csr", "-subj", subject, cwd=d)  # fmt: skip
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", *ext, cwd=d)  # fmt: skip
+    return Certs(d / "ca.crt", d / "server.crt", d / "server.key", d / "client.crt",
+                 d / "client.key", d / "other-ca.crt")  # fmt: skip
 
 
 def find_mosquitto() -> str | None:
@@ -97,9 +143,17 @@ def describe_broker() -> str:
     return "broker: embedded amqtt (mosquitto not on PATH)"
 
 
-def _mosquitto_conf(workdir: Path, port: int) -> str:
-    lines = [
-        f"listener {port} {HOST}",
+def _mosquitto_conf(workdir: Path, port: int, certs: Certs | None = None) -> str:
+    lines = [f"listener {port} {HOST}"]
+    if certs is not None:  # the server proves itself with `ca`; clients must too
+        lines += [
+            f"cafile {certs.ca}",
+            f"certfile {certs.server_cert}",
+            f"keyfile {certs.server_key}",
+            "require_certificate true",
+            "tls_version tlsv1.2",
+        ]
+    lines += [
         "allow_anonymous false",
         f"password_file {workdir / 'passwd'}",
         f"acl_file {workdir / 'acl'}",
@@ -130,25 +184,54 @@ def _started(log_path: Path):
 @contextmanager
 def mosquitto_broker(workdir: Path, mosquitto: str) -> Iterator[BrokerInfo]:
     """Run Mosquitto with generated auth and ACL in `workdir` until the block exits."""
-    passwd_tool = shutil.which("mosquitto_passwd")
+    users = {name: secrets.token_urlsafe(12) for name in USERS}
+    with start_mosquitto(workdir, users, ACL, mosquitto=mosquitto) as info:
+        yield info
+
+
+@contextmanager
+def start_mosquitto(
+    workdir: Path,
+    users: dict[str, str],
+    acl: str,
+    *,
+    certs: Certs | None = None,
+    mosquitto: str | None = None,
+    conf: Callable[[int], str] | None = None,
+    port: int | None = None,
+) -> Iterator[BrokerInfo]:
+    """Run Mosquitto with these users (name -> password) and ACL text until the block exits;
+    with `certs`, its one listener is TLS and wants a client certificate. `conf(port)`, when
+    given, is the whole config instead of the generated one (its log must go to
+    `workdir/mosquitto.log`, its password and ACL files are `workdir/passwd` and `workdir/acl`).
+    `port`, when given, is the one to listen on (a broker started again where clients expect it);
+    else a free one is picked."""
+    mosquitto = mosquitto or find_mosquitto()
+    if not mosquitto:
+        raise BrokerStartError("mosquitto is not on PATH (Debian puts it in /usr/sbin)")
+    passwd_tool = shutil.which("mosquitto_passwd") or shutil.which(
+        "mosquitto_passwd", path=str(Path(mosquitto).parent)
+    )
     if not passwd_tool:
         raise BrokerStartError(f"mosquitto found at {mosquitto!r} but mosquitto_passwd is not")
-    users = {name: secrets.token_urlsafe(12) for name in USERS}
+    workdir.mkdir(parents=True, exist_ok=True)
     passwd = workdir / "passwd"
     passwd.write_text("")
     for name, password in users.items():
         subprocess.run([passwd_tool, "-b", str(passwd), name, password], check=True, timeout=30)
-    (workdir / "acl").write_text(ACL)
+    (workdir / "acl").write_text(acl)
     log_path = workdir / "mosquitto.log"
     proc = None
     # A kernel-picked port may be taken again before Mosquitto binds it: try a few.
-    for attempt in range(3):
-        port = free_port(HOST)
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(_mosquitto_conf(workdir, port))
+    chosen = port
+    attempts = 1 if chosen else 3
+    for attempt in range(attempts):
+        port = chosen or free_port(HOST)
+        conf_path = workdir / "mosquitto.conf"
+        conf_path.write_text(conf(port) if conf else _mosquitto_conf(workdir, port, certs))
         with open(workdir / "mosquitto.stderr", "ab") as err:
             proc = subprocess.Popen(
-                [mosquitto, "-c", str(conf)],
+                [mosquitto, "-c", str(conf_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -160,10 +243,10 @@ def mosquitto_broker(workdir: Path, mosquitto: str) -> Iterator[BrokerInfo]:
             break
         except BrokerStartError:
             stop_process(proc)
-            if attempt == 2:
+            if attempt == attempts - 1:
                 raise
     try:
-        yield BrokerInfo(HOST, port, "mosquitto", users, True, True, log_path)
+        yield BrokerInfo(HOST, port, "mosquitto", dict(users), True, True, log_path, certs)
     finally:
         stop_process(proc)
 
@@ -204,3 +287,19 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
         except BrokerStartError as exc:
             pytest.fail(str(exc), pytrace=False)
         yield info
+
+
+@pytest.fixture(scope="session")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
+    """Mosquitto with the usual users and ACL on a TLS listener that wants client certificates
+    (``certs`` on the result); skipped without Mosquitto unless CI is set."""
+    if not find_mosquitto() and not ci_requires_mosquitto():
+        pytest.skip("TLS tests need mosquitto")
+    workdir = tmp_path_factory.mktemp("tls-broker")
+    users = {name: secrets.token_urlsafe(12) for name in USERS}
+    try:
+        certs = make_certs(workdir)
+        with start_mosquitto(workdir, users, ACL, certs=certs) as info:
+            yield info
+    except BrokerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from gateway.outbox import EVENTS, TELEMETRY, Outbox, OutboxFull
+from gateway.outbox import DECISIONS, EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
 
 
 class Clock:
@@ -89,6 +89,35 @@ def test_full_outbox_of_events_refuses_the_next_event_loudly(path):
     assert box.depth(EVENTS) == 2
     # the refused ones used no sequence numbers: a consumer sees no false gap
     assert [r.seq for r in box.pending()] == [2, 3]
+
+
+def test_decisions_are_their_own_stream_numbered_apart_from_events(path):
+    box = Outbox(path)
+    box.put(EVENTS, {"event": "mode"}, topic="x/events")
+    box.put(DECISIONS, {"request": "hold", "result": "ok"}, topic="x/decision")
+    box.put(EVENTS, {"event": "refused"}, topic="x/events")
+    box.put(DECISIONS, {"request": "switch", "result": "refused: not green"}, topic="x/decision")
+    rows = box.pending()
+    assert [(r.stream, r.seq) for r in rows] == [
+        (EVENTS, 1), (DECISIONS, 1), (EVENTS, 2), (DECISIONS, 2),
+    ]  # fmt: skip
+    assert rows[3].payload == {"request": "switch", "result": "refused: not green",
+                               "session": 1, "seq": 2}  # fmt: skip
+    assert box.depth(DECISIONS) == 2 and set(STREAMS) == {TELEMETRY, EVENTS, DECISIONS}
+
+
+def test_a_full_outbox_thins_telemetry_for_a_decision_but_never_drops_one(path):
+    box = Outbox(path, max_rows=2)
+    tel = put_tel(box, 1)[0]
+    d1 = box.put(DECISIONS, {"request": "hold"}, topic="x/decision")
+    d2 = box.put(DECISIONS, {"request": "hold"}, topic="x/decision")  # telemetry makes room
+    assert [r.id for r in box.pending()] == [d1, d2] and tel not in [r.id for r in box.pending()]
+    assert box.thinned == 1
+    with pytest.raises(OutboxFull, match="unsent events and decisions; the decisions message"):
+        box.put(DECISIONS, {"request": "switch"}, topic="x/decision")
+    with pytest.raises(OutboxFull, match="the events message"):
+        box.put(EVENTS, {"event": "mode"}, topic="x/events")  # decisions are not thinned either
+    assert box.refused == 2 and [r.id for r in box.pending()] == [d1, d2]
 
 
 def test_a_second_open_after_a_crash_sees_the_unacked_rows_in_a_new_session(path):

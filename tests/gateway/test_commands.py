@@ -1,0 +1,245 @@
+"""gateway.commands: signed operator commands over the real broker to the firmware's Controller.
+
+The gateway and the operator speak MQTT 5 where the broker does (Mosquitto): answers come on the
+response topic with the correlation data. On MQTT 3.1.1 (the embedded demo broker) they come on
+`reply/<name>` and name the nonce.
+"""
+
+import json
+import os
+import queue
+import random
+import secrets
+import time
+import uuid
+
+import pytest
+
+from gateway import signing as S
+from gateway.mqtt import Mqtt
+from tests.gateway.test_service import TIMEOUT_S, creds, wait_for
+
+KEY = secrets.token_bytes(32)
+
+
+class Operator:
+    """An operator's MQTT session: sends commands, collects the answers."""
+
+    def __init__(self, rig, protocol):
+        self.rig = rig
+        self.answers = queue.Queue()
+        self.mqtt = Mqtt(
+            rig.broker.url, f"op-{uuid.uuid4().hex[:8]}", None,
+            protocol=protocol, **creds(rig.broker, "operator"),
+        ).connect()  # fmt: skip
+        self.reply_base = f"{rig.base}/reply/"
+        self.mqtt.subscribe(self.reply_base + "#", self.answers.put, full=True)
+
+    def send(self, cmd, payload, response_topic=None, correlation=None):
+        kw = {}
+        if response_topic is not None:
+            kw = {"response_topic": response_topic, "correlation": correlation}
+        self.mqtt.publish(f"{self.rig.base}/cmd/{cmd}", payload, qos=1, **kw)
+
+    def sign(self, cmd, arg=0, key_id="alice", key=KEY, **kw):
+        return S.sign(key_id, key, self.rig.site, self.rig.ix.id, cmd, arg, now=time.time(), **kw)
+
+    def answer(self, pred=lambda m: True):
+        deadline = time.monotonic() + TIMEOUT_S
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                m = self.answers.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            body = json.loads(m.payload)
+            seen.append((m.topic, body))
+            if pred(body):
+                return m, body
+        pytest.fail(f"no matching answer in {TIMEOUT_S} s; saw {len(seen)}, last {seen[-5:]!r}")
+
+    def close(self):
+        self.mqtt.close(offline=False)
+
+
+@pytest.fixture
+def v5(broker):
+    if not broker.mqtt5:
+        pytest.skip(f"the {broker.kind} test broker speaks MQTT 3.1.1 only")
+
+
+@pytest.fixture
+def op_rig(make_rig, broker):
+    protocol = 5 if broker.mqtt5 else 4
+    rig = make_rig(operator_keys={"alice": KEY}, protocol=protocol)
+    op = Operator(rig, protocol)
+    # the gateway subscribes after connecting: wait until it answers a probe
+    for _ in range(50):
+        op.send("hold", b"probe")
+        try:
+            op.answers.get(timeout=0.2)
+            break
+        except queue.Empty:
+            continue
+    yield rig, op
+    op.close()
+
+
+def test_a_signed_switch_is_forwarded_and_answered_ok_with_the_correlation(op_rig, v5):
+    rig, op = op_rig
+    st = rig.remote_green()
+    target = (st["phase"] + 1) % len(rig.ix.phases)
+    cmd = op.sign("switch", target)
+    op.send("switch", json.dumps(cmd), f"{op.reply_base}me", b"corr-1")
+    msg, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
+    assert msg.topic == f"{op.reply_base}me" and msg.correlation == b"corr-1"
+    assert body["result"] == "ok" and body["cmd"] == "switch"
+    want = rig.phase_signals(target)
+    wait_for(f"controller signals {want}", lambda: rig.peer.signals() == want)
+    d = rig.decision()
+    assert d["source"] == "operator:alice" and d["result"] == "ok"
+    seen = [m for t, m in rig.inbox.seen if t == "history" and m["commands"]]
+    history = seen[-1] if seen else rig.inbox.wait("history", lambda h: h["commands"])
+    assert history["commands"][-1] == {
+        "t": history["commands"][-1]["t"], "key": "alice", "cmd": "switch", "arg": target,
+        "nonce": cmd["nonce"], "result": "ok",
+    }  # fmt: skip
+
+
+def test_the_controllers_refusal_comes_back_to_the_operator(op_rig):
+    rig, op = op_rig
+    rig.remote_green()
+    cmd = op.sign("switch", 9)  # no phase 9: the controller says so
+    op.send("switch", json.dumps(cmd))
+    msg, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
+    assert msg.topic == f"{rig.base}/reply/switch"
+    assert body["result"] == "refused: unknown phase"
+
+
+def test_replayed_expired_unknown_and_forged_commands_are_refused_and_counted(op_rig):
+    rig, op = op_rig
+    rig.remote_green()
+    good = op.sign("hold")
+    op.send("hold", json.dumps(good))
+    op.answer(lambda b: b["nonce"] == good["nonce"])
+    cases = [
+        (good, "refused: replayed nonce", "replayed"),
+        ({**op.sign("hold"), "ts": int(time.time()) - 100, "exp": int(time.time()) - 70},
+         "refused: bad signature", "bad_signature"),
+        (op.sign("hold", key_id="mallory"), "refused: unknown key 'mallory'", "unknown_key"),
+    ]  # fmt: skip
+    expired = op.sign("hold")
+    expired["ts"], expired["exp"] = int(time.time()) - 100, int(time.time()) - 70
+    msg = S.canonical(rig.site, rig.ix.id, "hold", 0, "alice", expired["ts"], expired["exp"],
+                      expired["nonce"])  # fmt: skip
+    expired["sig"] = S.hmac_sha256(KEY, msg).hex()
+    cases.append((expired, "expired", "expired"))
+    for payload, result, _ in cases:
+        op.send("hold", json.dumps(payload))
+        op.answer(lambda b, p=payload, r=result: b["nonce"] == p["nonce"] and b["result"] == r)
+    op.send("hold", b"\x00not json")
+    op.answer(lambda b: b["result"] == "refused: malformed: not JSON")
+    health = rig.gw.health()
+    for _, _, counter in cases:
+        assert health["auth_failures"][counter] >= 1, (counter, health["auth_failures"])
+    assert health["auth_failures"]["malformed"] >= 2  # the probe and the junk
+    assert health["commands"]["ok"] == 1
+    published = rig.inbox.wait("health", lambda h: h["auth_failures"]["expired"] >= 1,
+                               timeout=TIMEOUT_S * 2)  # fmt: skip
+    assert published["auth_failures"]["replayed"] >= 1
+
+
+@pytest.mark.parametrize("cmd", ["preempt", "flash", "clear-flash", "plan"])
+def test_commands_the_controller_lacks_are_refused_not_faked(op_rig, cmd):
+    rig, op = op_rig
+    st = rig.remote_green()
+    signed = op.sign(cmd, 1)
+    op.send(cmd, json.dumps(signed))
+    _, body = op.answer(lambda b: b["nonce"] == signed["nonce"])
+    assert body["result"] == f"refused: the controller has no {cmd} command yet"
+    assert rig.peer.signals() == st["signals"]
+    assert rig.gw.commands.counts["refused"] >= 1
+
+
+def test_a_response_topic_outside_the_reply_space_is_refused(op_rig, v5):
+    rig, op = op_rig
+    cmd = op.sign("hold")
+    op.send("hold", json.dumps(cmd), f"{rig.base}/state", b"c")
+    msg, body = op.answer(lambda b: "response topic" in b["result"])
+    assert msg.topic == f"{rig.base}/reply/hold" and msg.correlation == b"c"
+    states = [m for t, m in rig.inbox.seen if t == "state"]
+    assert all(isinstance(m, dict) for m in states)  # nothing was answered onto `state`
+
+
+def test_without_operator_keys_every_command_is_refused(make_rig, broker):
+    rig = make_rig()  # no operator keys
+    op = Operator(rig, 5 if broker.mqtt5 else 4)
+    try:
+        cmd = op.sign("hold")
+        for _ in range(50):
+            op.send("hold", json.dumps(op.sign("hold")))
+            try:
+                m = op.answers.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        else:
+            pytest.fail("no answer")
+        assert json.loads(m.payload)["result"] == "refused: unknown key 'alice'"
+        assert cmd  # signed with a key the gateway does not hold
+    finally:
+        op.close()
+
+
+def test_on_mqtt_3_1_1_the_answer_comes_on_the_reply_topic_naming_the_nonce(make_rig):
+    rig = make_rig(operator_keys={"alice": KEY}, protocol=4)  # as with the demo's broker
+    op = Operator(rig, 4)
+    try:
+        rig.remote_green()
+        cmd = op.sign("hold")
+        op.send("hold", json.dumps(cmd))
+        msg, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
+        assert msg.topic == f"{rig.base}/reply/hold" and msg.correlation is None
+        assert body["result"] == "ok"
+    finally:
+        op.close()
+
+
+def test_ten_thousand_malformed_payloads_are_each_refused_and_counted(op_rig):
+    rig, op = op_rig
+    rig.remote_green()
+    rng = random.Random(5)
+    good = json.dumps(op.sign("hold")).encode()
+    counts = rig.gw.commands.counts
+    before = dict(counts)
+    n = int(os.environ.get("GW_FUZZ_N", "10000"))
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            payload = rng.randbytes(rng.randrange(0, 80))
+        elif kind == 1:
+            payload = good[: rng.randrange(0, len(good) - 1)]  # truncated
+        elif kind == 2:
+            d = json.loads(good)
+            d[rng.choice(list(d))] = rng.choice([None, True, 1.5, [], {}, "x" * 3])
+            payload = json.dumps(d).encode()
+        else:
+            payload = b"[" * rng.randrange(1, 2000)  # deep nesting
+        op.mqtt.publish(f"{rig.base}/cmd/hold", payload, qos=1)
+        if i % 500 == 499:  # paced: Mosquitto drops beyond 1000 queued for a slow subscriber
+            wait_for("the gateway to catch up", lambda i=i: counts["received"] - before[
+                "received"] > i, timeout=60)  # fmt: skip
+    wait_for("every payload counted", lambda: counts["received"] - before["received"] >= n,
+             timeout=120)  # fmt: skip
+    assert counts["refused"] - before["refused"] == n and counts["ok"] == before["ok"]
+    failures = rig.gw.health()["auth_failures"]
+    assert failures["malformed"] > n // 2 and sum(failures.values()) >= n
+    while True:  # let the 10,000 answers drain first
+        try:
+            op.answers.get(timeout=1.0)
+        except queue.Empty:
+            break
+    cmd = op.sign("release")  # and the gateway still serves a good one
+    op.send("release", json.dumps(cmd))
+    _, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
+    assert body["result"] == "ok"

@@ -1,0 +1,159 @@
+"""`greenwave ctl` against a running gateway, its controller peer and the real broker."""
+
+import json
+import secrets
+import threading
+
+import pytest
+
+from edge.cli import main
+from gateway.ctl import operator_key
+from tests.gateway.test_service import wait_for
+
+KEY = secrets.token_bytes(32)
+
+
+@pytest.fixture
+def ctl(make_rig, broker, monkeypatch, tmp_path, capsys):
+    """Run `greenwave ctl ...` as operator alice against a gateway; -> (exit, stdout, stderr)."""
+    rig = make_rig(operator_keys={"alice": KEY}, protocol=5 if broker.mqtt5 else 4)
+    key_file = tmp_path / "alice.key"
+    key_file.write_text(f"alice:{KEY.hex()}\n")
+    monkeypatch.setenv("GREENWAVE_KEY_FILE", str(key_file))
+    monkeypatch.delenv("GREENWAVE_OPERATOR_KEY", raising=False)
+    if broker.users:
+        monkeypatch.setenv("GREENWAVE_USER", "operator")
+        monkeypatch.setenv("GREENWAVE_PASSWORD", broker.users["operator"])
+    conn = ["--broker", broker.url, "--site", rig.site,
+            "--mqtt-version", "5" if broker.mqtt5 else "3.1.1"]  # fmt: skip
+
+    def run(*args):
+        code = main(["ctl", *conn, *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    run.rig = rig
+    return run
+
+
+def test_status_shows_the_intersection_readable_and_as_json(ctl):
+    st = ctl.rig.remote_green()
+    ctl.rig.inbox.wait("health")
+    code, out, _ = ctl("status", "--wait", "1")
+    assert code == 0
+    line = out.strip()
+    assert line.startswith("cross") and "online" in line and st["signals"] in line
+    assert f"phase {st['phase']} ({st['phase_name']})" in line
+    code, out, _ = ctl("status", "cross", "--json")
+    row = json.loads(out)
+    assert row["availability"] == "online" and row["state"]["signals"] == st["signals"]
+    assert row["health"]["auth_failures"]["bad_signature"] == 0
+
+
+def test_switch_by_phase_name_is_signed_answered_ok_and_followed(ctl):
+    st = ctl.rig.remote_green()
+    target = (st["phase"] + 1) % len(ctl.rig.ix.phases)
+    name = ctl.rig.ix.phases[target].name
+    code, out, err = ctl("switch", "cross", name)
+    assert (code, out.strip()) == (0, f"cross: switch {target} -> ok"), err
+    want = ctl.rig.phase_signals(target)
+    wait_for(want, lambda: ctl.rig.peer.signals() == want)
+    code, out, _ = ctl("history", "cross", "--json")
+    assert code == 0
+    last = json.loads(out.splitlines()[-1])
+    assert (last["key"], last["cmd"], last["arg"], last["result"]) == ("alice", "switch",
+                                                                        target, "ok")  # fmt: skip
+
+
+def test_hold_and_release_are_answered(ctl):
+    ctl.rig.remote_green()
+    assert ctl("hold", "cross")[:2] == (0, "cross: hold -> ok\n")
+    code, out, _ = ctl("hold", "cross", "--release", "--json")
+    assert code == 0 and json.loads(out)["result"] == "ok" and json.loads(out)["cmd"] == "release"
+
+
+@pytest.mark.parametrize(
+    ("args", "cmd"),
+    [(("preempt", "cross", "1"), "preempt"), (("flash", "cross"), "flash"),
+     (("clear-flash", "cross"), "clear-flash"), (("plan", "cross", "--set", "2"), "plan")],
+)  # fmt: skip
+def test_what_the_controller_lacks_is_refused_with_the_reason(ctl, args, cmd):
+    code, out, _ = ctl(*args)
+    assert code == 1
+    assert out.strip().endswith(f"-> refused: the controller has no {cmd} command yet")
+
+
+def test_plan_shows_the_phases(ctl):
+    ctl.rig.remote_green()
+    code, out, _ = ctl("plan", "cross")
+    assert code == 0
+    for i, p in enumerate(ctl.rig.ix.phases):
+        assert any(line.split()[:2] == [str(i), p.name] for line in out.splitlines()), out
+
+
+def test_a_wrong_operator_key_is_refused_by_the_gateway(ctl, tmp_path, monkeypatch):
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(f"alice:{secrets.token_hex(32)}\n")
+    code, out, _ = ctl("hold", "cross", "--operator-key", wrong)
+    assert (code, out.strip()) == (1, "cross: hold -> refused: bad signature")
+
+
+def test_watch_prints_live_signal_strings(ctl):
+    rig = ctl.rig
+    st = rig.remote_green()
+    target = (st["phase"] + 1) % len(rig.ix.phases)
+    threading.Timer(1.0, rig.gw.request, args=(2, target)).start()  # CMD_SWITCH from elsewhere
+    code, out, _ = ctl("watch", "cross", "--json", "--duration", "20", "--count", "30")
+    assert code == 0
+    seen = [json.loads(line) for line in out.splitlines()]
+    signals = [m["message"]["signals"] for m in seen if m["topic"] == "state"]
+    assert rig.phase_signals(target) in signals, signals
+
+
+def test_watch_readable_lines_name_the_intersection(ctl):
+    ctl.rig.remote_green()
+    code, out, _ = ctl("watch", "--count", "1", "--duration", "10")
+    assert code == 0 and " cross " in out and ctl.rig.ix.id in out
+
+
+def test_without_an_operator_key_a_command_is_a_usage_error(ctl, monkeypatch):
+    monkeypatch.delenv("GREENWAVE_KEY_FILE")
+    code, _, err = ctl("hold", "cross")
+    assert code == 2 and "no operator key" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("alice", "expected KEY_ID:HEX_KEY"), ("alice:1234", "too short"),
+     ("alice:" + "00" * 32, "not random")],
+)  # fmt: skip
+def test_a_bad_operator_key_is_refused_without_showing_it(tmp_path, text, why):
+    path = tmp_path / "k"
+    path.write_text(text)
+
+    class Args:
+        operator_key = str(path)
+
+    with pytest.raises(Exception, match=why) as e:
+        operator_key(Args)
+    assert text.partition(":")[2] not in str(e.value) or not text.partition(":")[2]
+
+
+def test_every_action_has_help(capsys):
+    for action in ("status", "watch", "plan", "history", "hold", "switch", "preempt", "flash",
+                   "clear-flash"):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main(["ctl", action, "--help"])
+        assert e.value.code == 0
+        assert "--json" in capsys.readouterr().out
+
+
+def test_ctl_over_tls_verifies_the_broker(tls_broker, monkeypatch, capsys):
+    c = tls_broker.certs
+    monkeypatch.setenv("GREENWAVE_PASSWORD", tls_broker.users["viewer"])
+    conn = ["ctl", "--broker", tls_broker.url, "--user", "viewer", "--site", "nobody-here",
+            "--tls-cert", str(c.client_cert), "--tls-key", str(c.client_key)]  # fmt: skip
+    code = main([*conn, "--ca-file", str(c.ca), "status", "--wait", "0.2"])
+    assert (code, capsys.readouterr().err) == (1, "no intersections seen at site 'nobody-here'\n")
+    code = main([*conn, "--ca-file", str(c.other_ca), "status", "--wait", "0.2"])
+    assert code == 1 and "certificate verify failed" in capsys.readouterr().err
