@@ -52,11 +52,25 @@ HELP = {
     "phases.passage_s": "Passage (vehicle extension / gap): green extension per actuation, s",
     "phases.yellow_s": "Yellow Change interval, s (never below 3.0)",
     "phases.all_red_s": "Red Clearance: all-red after the yellow, before a conflicting green, s",
+    "phases.recall": "Recall: none, min (call every cycle), max (call and time to max green) or "
+    "pedestrian (a walk every cycle)",
+    "phases.walk_s": "Walk: pedestrian walk, s (0 = no pedestrian timing); shown for at least "
+    "min_green_s",
+    "phases.ped_clear_s": "Pedestrian Clearance (flashing don't walk), s; ends before the vehicle "
+    "yellow, so max(walk_s, min_green_s) + ped_clear_s <= max_green_s",
     "detectors": "Detectors: one per controller input; inputs are numbered 0..n-1 without gaps.",
     "detectors.name": "unique name",
     "detectors.input": "controller input number",
     "detectors.calls": "signal groups this detector calls (and extends)",
-    "detectors.role": "stop_bar (presence at the stop line), advance (upstream) or count",
+    "detectors.role": "stop_bar (presence at the stop line), advance (upstream), count, "
+    "ped_button (pedestrian push button) or preempt (emergency vehicle preemption)",
+    "detectors.no_activity_s": "No Activity diagnostic: failed after this long without a change, "
+    "s (0 = off)",
+    "detectors.max_presence_s": "Max Presence diagnostic: failed when present this long, s "
+    "(0 = off)",
+    "detectors.erratic_per_min": "Erratic Counts diagnostic: failed above this many counts a "
+    "minute (0 = off)",
+    "detectors.fail_action": "a failed detector: call (its phases are called all the time) or none",
     "link": "Serial link from the cabinet computer to the controller.",
     "link.port": "serial device (or a pyserial URL)",
     "link.baud": "line rate, bits per second",
@@ -254,8 +268,19 @@ def _comment(text):
     return ["# " + line for line in textwrap.wrap(text, 96)]
 
 
+# Keys written only when they differ from their default, so files of configs that do not use
+# recall, pedestrian timing or detector diagnostics look as before.
+_QUIET = ("recall", "walk_s", "ped_clear_s", "no_activity_s", "max_presence_s",
+          "erratic_per_min", "fail_action")  # fmt: skip
+
+
 def _fields(obj):
-    return [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    out = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name not in _QUIET or value != f.default:
+            out.append((f.name, value))
+    return out
 
 
 def _value(value) -> str:

@@ -5,6 +5,8 @@ They live in the package, not under tests/, because `greenwave config example` p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from edge import config
 from edge.model import Detector, Intersection, Phase, SignalGroup
 
@@ -52,27 +54,49 @@ def _movement_conflicts(groups):
     return frozenset(frozenset(p) for p in pairs)
 
 
-def cross() -> Intersection:
+def cross(peds: bool = False, preempt: bool = False) -> Intersection:
     """Four-way intersection: 8 vehicle groups (thru+right and protected left per approach),
     4 phases (ns_left, ns_thru, ew_left, ew_thru), a stop-bar and an advance detector per group.
+
+    With `peds`, two pedestrian groups walk beside the through movements (ns_ped with ns_thru,
+    ew_ped with ew_thru: walk 7 s, clearance 12 s), each with a push button. With `preempt`, one
+    more input is an emergency-vehicle preemption of ns_thru.
     """
     groups = []
     for approach in "nsew":
         groups.append(SignalGroup(f"{approach}_thru", "vehicle", approach, "thru_right"))
         groups.append(SignalGroup(f"{approach}_left", "vehicle", approach, "left"))
-    groups = tuple(groups)
+    vehicles = tuple(groups)
+    conflicts = set(_movement_conflicts(vehicles))
+    ns_thru = ["n_thru", "s_thru"]
+    ew_thru = ["e_thru", "w_thru"]
+    if peds:
+        for street in ("ns", "ew"):
+            groups.append(SignalGroup(f"{street}_ped", "pedestrian", street[0], "crossing"))
+            for g in vehicles:  # the cross street, and the turning lefts of its own street
+                if _street(g.approach) != street or g.movement == "left":
+                    conflicts.add(frozenset((f"{street}_ped", g.name)))
+        ns_thru.append("ns_ped")
+        ew_thru.append("ew_ped")
+    walk = {"walk_s": 7.0, "ped_clear_s": 12.0} if peds else {}
     phases = (
         _phase("ns_left", ["n_left", "s_left"], 30.0, left=True),
-        _phase("ns_thru", ["n_thru", "s_thru"], 45.0),
+        replace(_phase("ns_thru", ns_thru, 45.0), **walk),
         _phase("ew_left", ["e_left", "w_left"], 30.0, left=True),
-        _phase("ew_thru", ["e_thru", "w_thru"], 40.0),
+        replace(_phase("ew_thru", ew_thru, 40.0), **walk),
     )
+    dets = list(_detectors(vehicles, [g.name for g in vehicles]))
+    if peds:
+        for street in ("ns", "ew"):
+            dets.append(Detector(f"{street}_button", len(dets), (f"{street}_ped",), "ped_button"))
+    if preempt:
+        dets.append(Detector("ns_preempt", len(dets), ("n_thru", "s_thru"), "preempt"))
     return Intersection(
         id="cross",
-        groups=groups,
-        conflicts=_movement_conflicts(groups),
+        groups=tuple(groups),
+        conflicts=frozenset(conflicts),
         phases=phases,
-        detectors=_detectors(groups, [g.name for g in groups]),
+        detectors=tuple(dets),
     )
 
 

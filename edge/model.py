@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 KINDS = ("vehicle", "pedestrian")
 MOVEMENTS = ("thru", "left", "right", "thru_right", "crossing")
-ROLES = ("stop_bar", "advance", "count")
+ROLES = ("stop_bar", "advance", "count", "ped_button", "preempt")
+RECALLS = ("none", "min", "max", "pedestrian")  # NTCIP 1202 phase recall modes
+FAIL_ACTIONS = ("call", "none")  # what a failed detector does: a permanent call, or nothing
+MAX_ERRATIC_PER_MIN = 1000
 MIN_YELLOW_S = 3.0
 COMPACT_VERSION = 1
 TIMING_FIELDS = ("min_green_s", "max_green_s", "passage_s", "yellow_s", "all_red_s")
@@ -85,6 +88,9 @@ class Phase:
     passage_s: float
     yellow_s: float
     all_red_s: float
+    recall: str = "none"
+    walk_s: float = 0.0
+    ped_clear_s: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "groups", _tuple(self.groups))
@@ -92,12 +98,22 @@ class Phase:
 
 @dataclass(frozen=True)
 class Detector:
-    """A detector on controller input `input` placing calls for the groups in `calls`."""
+    """A detector on controller input `input` placing calls for the groups in `calls`.
+
+    Role `ped_button` places pedestrian calls (a walk), `preempt` an emergency preemption of the
+    phases holding `calls`. Diagnostics (0 = off): no activity for `no_activity_s`, presence
+    longer than `max_presence_s`, more than `erratic_per_min` counts a minute; a failed detector
+    then calls its phases all the time (`fail_action` call) or never (none).
+    """
 
     name: str
     input: int
     calls: tuple[str, ...]
     role: str = "stop_bar"
+    no_activity_s: float = 0.0
+    max_presence_s: float = 0.0
+    erratic_per_min: int = 0
+    fail_action: str = "call"
 
     def __post_init__(self):
         object.__setattr__(self, "calls", _tuple(self.calls))
@@ -178,10 +194,11 @@ class Intersection:
         index = {g.name: i for i, g in enumerate(self.groups)}
         phases = [sorted(index[g] for g in ph.groups) for ph in self.phases]
         detectors = []
-        for det in sorted(self.detectors, key=lambda d: d.input):
+        dets = sorted(self.detectors, key=lambda d: d.input)
+        for det in dets:
             calls = set(det.calls)
             detectors.append([i for i, ph in enumerate(self.phases) if calls & set(ph.groups)])
-        return {
+        out = {
             "v": COMPACT_VERSION,
             "id": self.id,
             "groups": self.group_names(),
@@ -193,6 +210,26 @@ class Intersection:
             "startup_flash": _ms(self.startup_flash_s),
             "startup_all_red": _ms(self.startup_all_red_s),
         }
+        # optional keys, only when used: older controllers and configs stay as they were
+        if any(ph.recall != "none" for ph in self.phases):
+            out["recall"] = [RECALLS.index(ph.recall) for ph in self.phases]
+        if any(ph.walk_s for ph in self.phases):
+            out["ped_timing"] = [[_ms(ph.walk_s), _ms(ph.ped_clear_s)] for ph in self.phases]
+        kinds = [{"ped_button": 1, "preempt": 2}.get(d.role, 0) for d in dets]
+        if any(kinds):
+            out["det_kind"] = kinds
+        diag = [
+            [
+                _ms(d.no_activity_s),
+                _ms(d.max_presence_s),
+                d.erratic_per_min,
+                int(d.fail_action == "none"),
+            ]
+            for d in dets
+        ]
+        if any(any(row) for row in diag):
+            out["det_diag"] = diag
+        return out
 
     def record_header(self) -> dict:
         """The run-record header: groups, conflict index pairs, per-group bounds in seconds."""
@@ -350,12 +387,41 @@ def _phases(out, ix, names):
             out.append(Problem(f"{p}.max_green_s", ph.max_green_s, msg))
         if ok["all_red_s"]:
             longest_red = max(longest_red, ph.all_red_s)
+        _ped_phase(out, ix, p, ph, ok)
     for i, g in enumerate(ix.groups):
         if g.name in names and g.name not in served:
             out.append(Problem(f"groups[{i}].name", g.name, "group is in no phase (never green)"))
     if _number(ix.startup_all_red_s) and ix.startup_all_red_s < longest_red:
         msg = f"shorter than the longest all_red_s ({longest_red!r})"
         out.append(Problem("intersection.startup_all_red_s", ix.startup_all_red_s, msg))
+
+
+def _ped_phase(out, ix, p, ph, ok):
+    """Recall and pedestrian timing of phase `ph` (path `p`)."""
+    _choice(out, f"{p}.recall", ph.recall, RECALLS)
+    w_ok = _time(out, f"{p}.walk_s", ph.walk_s, zero_ok=True)
+    c_ok = _time(out, f"{p}.ped_clear_s", ph.ped_clear_s, zero_ok=True)
+    if not (w_ok and c_ok):
+        return
+    if ph.recall == "pedestrian" and not ph.walk_s:
+        out.append(Problem(f"{p}.recall", ph.recall, "pedestrian recall needs walk_s > 0"))
+    if not ph.walk_s and not ph.ped_clear_s:
+        return
+    if not ph.walk_s or not ph.ped_clear_s:
+        msg = f"walk_s and ped_clear_s are both 0 or both > 0 (walk_s = {ph.walk_s!r})"
+        out.append(Problem(f"{p}.ped_clear_s", ph.ped_clear_s, msg))
+        return
+    kinds = {g.name: g.kind for g in ix.groups if isinstance(g.name, str)}
+    if isinstance(ph.groups, tuple) and not any(kinds.get(g) == "pedestrian" for g in ph.groups):
+        out.append(Problem(f"{p}.walk_s", ph.walk_s, "the phase has no pedestrian group"))
+    if ok["yellow_s"] and ph.ped_clear_s < ph.yellow_s:
+        msg = f"must be >= yellow_s = {ph.yellow_s!r} (the monitor checks it as a yellow)"
+        out.append(Problem(f"{p}.ped_clear_s", ph.ped_clear_s, msg))
+    if ok["min_green_s"] and ok["max_green_s"]:
+        need = max(ph.walk_s, ph.min_green_s) + ph.ped_clear_s
+        if need > ph.max_green_s + 1e-9:
+            msg = f"max(walk_s, min_green_s) + ped_clear_s = {need!r} must fit in max_green_s"
+            out.append(Problem(f"{p}.max_green_s", ph.max_green_s, msg))
 
 
 def _detectors(out, detectors, names):
@@ -368,6 +434,13 @@ def _detectors(out, detectors, names):
         p = f"detectors[{i}]"
         _names_list(out, f"{p}.calls", d.calls, names, "signal group names")
         _choice(out, f"{p}.role", d.role, ROLES)
+        _choice(out, f"{p}.fail_action", d.fail_action, FAIL_ACTIONS)
+        _time(out, f"{p}.no_activity_s", d.no_activity_s, zero_ok=True)
+        _time(out, f"{p}.max_presence_s", d.max_presence_s, zero_ok=True)
+        e = d.erratic_per_min
+        if not isinstance(e, int) or isinstance(e, bool) or not 0 <= e <= MAX_ERRATIC_PER_MIN:
+            msg = f"must be a whole number 0..{MAX_ERRATIC_PER_MIN} (0 = off)"
+            out.append(Problem(f"{p}.erratic_per_min", e, msg))
         if not isinstance(d.input, int) or isinstance(d.input, bool) or d.input < 0:
             out.append(Problem(f"{p}.input", d.input, "must be an input number >= 0"))
         elif d.input in inputs:

@@ -1,38 +1,45 @@
-"""Wiring: pick the HAL, load the config, run the control loop.
+"""Wiring: pick the HAL, decide what this boot runs, load the config from flash, run the tasks.
 
-Start-up runs in two stages so the heap peak is the larger of them, not their sum: the config
-validator (`firmware.config`) is imported, used once and unloaded before the control code loads.
-On MicroPython a module's bytecode lives in the heap, and dropping the last reference frees it.
+Boot (crashlog.boot): the app; safe mode (flash, link up, app not started) after three abnormal
+resets in a row or without a usable config; maintenance mode (no app, no watchdog) when the
+strap input or the flag file asks for it.
+
+The app is four asyncio tasks. Three are critical and beat the supervisor once per tick:
+detector sampling (reads the inputs), control (debounce, sequencer, monitor, heads) and link
+(UART in and out). The fourth feeds the watchdog, and only while all three beat: a frozen task
+drives the heads to flash, leaves a record and lets the watchdog reset the controller. An
+unhandled exception anywhere does the same at once (`run`). The control path allocates
+nothing per tick (tests/firmware/test_budget.py).
+
+Start-up (boot.py) runs in two stages so the heap peak is the larger of them, not their sum:
+the boot code, the config validator (`firmware.config`), `storage` and `crashlog` are imported,
+used once and unloaded before the control code loads. On MicroPython a module's bytecode lives
+in the heap, and dropping the last reference frees it.
 """
 
 import asyncio
 import gc
-import json
 import sys
 
+from . import ticks
 
-def make_hal():
-    """The emulated HAL when the rig started us (GW_CLOCK set), else the board."""
-    import os
+try:
+    from micropython import const
+except ImportError:  # CPython
 
-    getenv = getattr(os, "getenv", None)
-    if getenv is not None and getenv("GW_CLOCK"):
-        from .hal_emulated import Emulated
-
-        return Emulated(tick_ms=int(getenv("GW_TICK_MS") or 10)), getenv("GW_CONFIG")
-    from .hal_board import Board
-
-    with open("board.json") as f:
-        pinmap = json.load(f)
-    return Board(pinmap), "config.json"
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
 
 
-def load_config(path):
-    """The validated Config from the JSON file at `path` (raises config.ConfigError)."""
-    from . import config
-
-    with open(path) as f:
-        return config.load(json.load(f))
+_DETECTORS = const(0)
+_CONTROL = const(1)
+_LINK = const(2)
+_SUPERVISOR = const(3)
+TASKS = b"detectors control link"  # the critical ones' names, by index
+_WATCHDOG_MS = const(4000)  # under the RP2040's 8.3 s limit
+_BEAT_LIMIT_MS = const(1000)  # a critical task silent this long is frozen
+_STEADY_MS = const(300000)  # running this long ends a run of abnormal resets
+_UART_BYTES = const(128)  # more than 115,200 baud brings in a tick; the rest waits in the UART
 
 
 def unload(name):
@@ -46,32 +53,126 @@ def unload(name):
         delattr(package, name)
 
 
-async def main(hal, cfg):
-    """The control loop: one `Controller.step` per HAL tick until the HAL asks to quit."""
+# The tasks share `sh` = [latest detector levels, a task's exception].
+
+
+async def _task(i, hal, ctl, beats, sh):
+    # Critical task i (_DETECTORS, _CONTROL or _LINK), one turn a tick, each turn a beat. One
+    # body for the three: on MicroPython every function's code takes heap. A task's exception
+    # goes to the supervisor loop, which raises it in the main task (the crash path); left
+    # alone, asyncio would only print it and the controller would carry on without the task.
+    try:
+        buf = bytearray(_UART_BYTES) if i == _LINK else None
+        while not hal.quit:
+            now = hal.now_ms()
+            if i == _DETECTORS:
+                sh[0] = hal.read_detectors()
+            elif i == _CONTROL:
+                if ctl.step(now, sh[0]):
+                    hal.write_heads(now, ctl.signals)
+            else:
+                ctl.receive(now, buf, hal.uart_readinto(buf))
+                if ctl.out_n:
+                    hal.uart_write(ctl.out, ctl.out_n)
+                    ctl.out_n = 0
+            beats[i] = now
+            await hal.pause(i)
+    except Exception as e:
+        sh[1] = e
+
+
+async def main(hal, cfg, boot_detail=None):
+    """Run the controller's tasks until the HAL asks to quit; raise what a task raised."""
+    # One module at a time, leaves first, collecting in between: loading a module needs room
+    # beyond what it keeps, and nested imports would need it for several at once.
+    for name in ("protocol", "link", "monitor", "sequencer", "detectors", "controller"):
+        gc.collect()
+        __import__("firmware." + name)
+    from . import protocol as P
     from .controller import Controller
+    from .supervisor import stalled as _stalled
 
     # Collect the import's garbage first, so the controller's long-lived buffers fill its holes
     # instead of splitting the free space the ticks need; then its own start-up garbage.
     gc.collect()
-    ctl = Controller(cfg, hal.now_ms())
-    hal.write_heads(hal.now_ms(), ctl.signals)
+    now = hal.now_ms()
+    ctl = Controller(cfg, now)
+    if boot_detail:
+        ctl.event(now, P.EV_BOOT, boot_detail)
+    hal.write_heads(now, ctl.signals)
+    beats = [now, now, now]  # per critical task (TASKS), the time of its last turn
+    sh = [0, None]
+    flash = hal.flash_dir
     gc.collect()
-    while not getattr(hal, "quit", False):
+    hal.arm_watchdog(_WATCHDOG_MS)
+    clock = getattr(hal, "clock", None)  # the emulator's virtual clock runs as a task
+    if clock is not None:
+        asyncio.create_task(clock())
+    for i in (_DETECTORS, _CONTROL, _LINK):
+        asyncio.create_task(_task(i, hal, ctl, beats, sh))
+    started = now
+    steady = False
+    tripped = False
+    while not hal.quit:
+        if sh[1] is not None:
+            raise sh[1]
         now = hal.now_ms()
-        if ctl.step(now, hal.read_detectors(), hal.uart_read()):
-            hal.write_heads(now, ctl.signals)
-        hal.uart_write(ctl.take_output())
-        hal.feed_watchdog()
-        await hal.wait_tick()
+        stalled = _stalled(beats, now, _BEAT_LIMIT_MS) if not tripped else -1
+        if stalled < 0 and not tripped:
+            hal.feed_watchdog()
+        elif not tripped:
+            # no more feeding: the watchdog resets us; the heads go to flash now, not then
+            tripped = True
+            hal.all_flash(cfg.n_groups)
+            _note(flash, "crash.txt", b"watchdog: task " + TASKS.split()[stalled] + b" stalled")
+        if not steady and ticks.diff(now, started) >= _STEADY_MS:
+            steady = True
+            _note(flash, "resets", b"0")  # a run of abnormal resets is over
+        await hal.pause(_SUPERVISOR)
+
+
+def _note(flash, name, data):
+    # crashlog's files, written without loading crashlog: importing a module at run time takes
+    # heap the running controller does not have (its names alone can need a new qstr pool)
+    try:
+        with open(flash + "/" + name, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        print("cannot write", name, e)
 
 
 def run():
-    hal, path = make_hal()
-    cfg = load_config(path)
-    unload("config")
+    from . import boot
+
+    hal, cfg, mode, detail, maint_s = boot.start()
+    del boot
+    unload("boot")
     gc.collect()
+    n = cfg.n_groups if cfg is not None else hal.heads
     try:
-        asyncio.run(main(hal, cfg))
+        if cfg is not None:
+            asyncio.run(main(hal, cfg, None if detail == "reset power" else detail))
+        else:
+            from .safemode import run as safe
+
+            asyncio.run(safe(hal, mode, detail, maint_s))
+    except Exception as e:
+        hal.all_flash(n)  # heads first, before anything that could fail
+        pe = getattr(sys, "print_exception", None)  # the log gets it even when the heap is full
+        if pe is not None:
+            pe(e)
+        # drop the dead tasks (and the controller they hold) so the record has room to be made
+        asyncio.new_event_loop()
+        gc.collect()
+        try:  # first a record that needs next to no memory (crashlog.CRASH), then the details
+            with open(hal.flash_dir + "/crash.txt", "wb") as f:
+                f.write(("crash %s: %s" % (type(e).__name__, str(e)[:120])).encode())
+            from . import crashlog
+
+            crashlog.record(hal.flash_dir, e)
+        except Exception:  # e.g. still out of memory: the reset matters more than the record
+            pass
+        hal.reset()
     except BaseException:
-        hal.all_flash(cfg.n_groups)  # heads to flash before anything else
+        hal.all_flash(n)  # heads to flash before anything else
         raise

@@ -34,6 +34,10 @@ _KEYS = (
     "startup_flash",
     "startup_all_red",
 )
+# Optional keys (absent = the defaults in config_data.Config): recall, pedestrian timing,
+# detector kinds and diagnostics.
+_OPTIONAL = ("recall", "ped_timing", "det_kind", "det_diag")
+MAX_ERRATIC = const(1000)  # counts per minute
 _TIMING = ("min_green", "max_green", "passage", "yellow", "all_red")
 _TIMING_TEXT = "min_green, max_green, passage, yellow, all_red"
 
@@ -262,6 +266,91 @@ def _detectors(out, d, cfg):
     cfg.n_detectors = len(dets)
 
 
+def _rows(out, d, key, n, width):
+    """d[key] as n rows of `width` ints (width 0: n ints), or None (problem recorded)."""
+    rows = d[key]
+    if type(rows) is not list or len(rows) != n:
+        out.append(f"{key}: {rows!r} is not a list of {n} entries")
+        return None
+    for i, row in enumerate(rows):
+        r = [row] if not width else row
+        if type(r) is not list or len(r) != (width or 1) or not all(_is_int(x) for x in r):
+            out.append(f"{key}[{i}]: {row!r} is not {width or 1} integer(s)")
+            return None
+    return rows
+
+
+def _ped_timing(out, d, cfg):
+    n = cfg.n_phases
+    cfg.walk = [0] * n
+    cfg.ped_clear = cfg.walk  # one list of zeros until a walk is set (heap)
+    if "ped_timing" in d:
+        cfg.ped_clear = [0] * n
+        rows = _rows(out, d, "ped_timing", n, 2) or []
+        for p in range(len(rows)):
+            walk, clear = rows[p]
+            f = f"ped_timing[{p}]"
+            if walk == 0 and clear == 0:
+                continue
+            if not (_ms(out, f + " (walk)", walk, 1) and _ms(out, f + " (ped_clear)", clear, 1)):
+                continue
+            if clear < cfg.yellow[p]:
+                out.append(f"{f}: ped_clear {clear!r} is below the phase's yellow {cfg.yellow[p]}")
+            # walk shows for at least min green, and all of it fits in the vehicle green
+            w = walk if walk > cfg.min_green[p] else cfg.min_green[p]
+            if w + clear > cfg.max_green[p]:
+                out.append(
+                    f"{f}: max(walk, min_green) + ped_clear = {w + clear} ms exceeds max_green "
+                    f"{cfg.max_green[p]}"
+                )
+            if not cfg.phase_mask[p] & cfg.ped_mask:
+                out.append(f"{f}: {rows[p]!r} but phase {p} has no pedestrian group")
+            cfg.walk[p] = w
+            cfg.ped_clear[p] = clear
+    if "recall" in d:
+        rows = _rows(out, d, "recall", n, 0) or []
+        for p in range(len(rows)):
+            r = rows[p]
+            if not 0 <= r <= 3:
+                out.append(f"recall[{p}]: {r!r} is not 0 none, 1 min, 2 max or 3 pedestrian")
+            elif r == 3 and not cfg.walk[p]:
+                out.append(f"recall[{p}]: pedestrian recall (3) on a phase without ped_timing")
+            elif r:
+                cfg.recall |= 1 << p
+                cfg.recall_max |= (r == 2) << p
+                cfg.recall_ped |= (r == 3) << p
+
+
+def _det_extra(out, d, cfg):
+    n = cfg.n_detectors
+    if "det_kind" in d:
+        rows = _rows(out, d, "det_kind", n, 0) or []
+        for i in range(len(rows)):
+            k = rows[i]
+            if not 0 <= k <= 2:
+                out.append(f"det_kind[{i}]: {k!r} is not 0 vehicle, 1 pedestrian or 2 preempt")
+            elif k:
+                cfg.ped_dets |= (k == 1) << i
+                cfg.pre_dets |= (k == 2) << i
+    if "det_diag" in d:
+        rows = _rows(out, d, "det_diag", n, 4) or []
+        if rows:
+            diag = [0] * (3 * n)
+            for i in range(n):
+                na, mp, er, fail = rows[i]
+                f = f"det_diag[{i}]"
+                _ms(out, f + " (no_activity)", na, 0)
+                _ms(out, f + " (max_presence)", mp, 0)
+                if not 0 <= er <= MAX_ERRATIC:
+                    out.append(f"{f} (erratic_per_min): {er!r} is outside 0..{MAX_ERRATIC}")
+                if fail not in (0, 1):
+                    out.append(f"{f} (fail_action): {fail!r} is not 0 call or 1 none")
+                diag[3 * i : 3 * i + 3] = rows[i][:3]
+                cfg.fail_none |= (fail == 1) << i
+            if any(diag):
+                cfg.det_diag = diag
+
+
 def load(d):
     """Validate the compact config dict `d` and return a `Config`; raise `ConfigError` listing
     every problem found."""
@@ -273,7 +362,7 @@ def load(d):
         if key not in d:
             out.append(f"{key}: missing")
     for key in d:
-        if key not in _KEYS:
+        if key not in _KEYS and key not in _OPTIONAL:
             out.append(f"{key}: unknown field (value {d[key]!r})")
     # A missing field is reported once above; the checks that need it are skipped.
     if "v" in d and (d["v"] != VERSION or not _is_int(d["v"])):
@@ -301,7 +390,12 @@ def load(d):
     all_red_ok = "startup_all_red" in d and _ms(out, "startup_all_red", d["startup_all_red"], 0)
     if flash_ok:
         cfg.startup_flash = d["startup_flash"]
+    _det_extra(out, d, cfg)
+    if cfg.ped:
+        for g in range(cfg.n_groups):
+            cfg.ped_mask |= cfg.ped[g] << g
     if phases_ok and timing_ok:
+        _ped_timing(out, d, cfg)
         _group_bounds(cfg)
         longest = max(cfg.all_red)
         if all_red_ok and d["startup_all_red"] < longest:

@@ -13,6 +13,12 @@ class Config:
     `min_green`, `max_green`, `passage`, `yellow`, `all_red` (ms). Per group g: `conflict_mask[g]`
     (bitmask of the groups it conflicts with), `g_min_green`, `g_yellow`, `g_all_red` (the
     minimum over the phases holding g). Per detector input i: `det_phases[i]` (phase bitmask).
+    Pedestrian timing per phase: `walk[p]` (the walk as shown: max(walk, min green)),
+    `ped_clear[p]` (0: none). Phase bitmasks `recall`
+    (any recall), `recall_max`, `recall_ped`; group bitmask `ped_mask`; detector bitmasks
+    `ped_dets` (push buttons), `pre_dets` (preempt inputs), `fail_none` (a failed detector
+    places no call); `det_diag` None or, per detector i, [3i] no-activity ms, [3i+1] max-presence
+    ms, [3i+2] erratic counts per minute (0: check off).
     """
 
     def __init__(self):
@@ -38,6 +44,16 @@ class Config:
         self.startup_flash = 0
         self.startup_all_red = 0
         self.max_cycle = 0
+        self.walk = []
+        self.ped_clear = []
+        self.ped_mask = 0
+        self.recall = 0
+        self.recall_max = 0
+        self.recall_ped = 0
+        self.ped_dets = 0
+        self.pre_dets = 0
+        self.fail_none = 0
+        self.det_diag = None
 
     def clearance(self, p):
         """Yellow plus all-red of phase p (ms)."""

@@ -2,15 +2,16 @@
 
 Frame = COBS(header + payload + crc32) + b"\\x00". Header `>BIBH`: version, schema hash
 (CRC-32 of SCHEMA), message type, sequence number. The CRC-32 covers header + payload and
-follows the payload big-endian. A bad frame is dropped and counted in `Decoder.errors` by reason.
-This one file runs on MicroPython and CPython; the gateway imports it unchanged. The gateway's
-half (decoders, code names, the COMMAND encoder) lives in protocol_gateway.py and is re-exported
-here on CPython only, so the controller's heap does not carry it.
+follows the payload big-endian. A bad frame is dropped and counted in `Reader.errors` by reason.
+This one file runs on MicroPython and CPython; the gateway imports it unchanged. Here is what the
+controller runs, none of it allocating per tick: `Encoder` frames into a caller's buffer and
+`Reader.push` decodes in place. The gateway's half (code names, unpackers, the COMMAND encoder,
+whole-frame `encode` and `Decoder.feed`) lives in protocol_gateway.py and loads on first use of
+one of its names through this module, so the controller's heap does not carry it.
 """
 
 import binascii
 import struct
-import sys
 
 try:
     from micropython import const
@@ -38,6 +39,9 @@ MODE_FLASH = const(3)
 CMD_HOLD = const(1)
 CMD_SWITCH = const(2)
 CMD_CLEAR = const(3)
+CMD_CALL = const(4)
+CMD_OMIT = const(5)
+CMD_PREEMPT = const(6)
 
 ACK_OK = const(0)
 ACK_REFUSED = const(1)
@@ -69,7 +73,7 @@ SCHEMA = (
     "5 command >BB;"
     "6 ack >HB ascii;"
     "mode 0 startup 1 remote 2 local 3 flash;"
-    "cmd 1 hold 2 switch 3 clear;"
+    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt;"
     "ack 0 ok 1 refused 2 unknown 3 malformed;"
     "ev 1 boot 2 mode 3 fault 4 link_up 5 link_down 6 detector 7 refused"
 )
@@ -93,107 +97,116 @@ def _max_encoded(n):
     return n + n // 254 + 1
 
 
-def _stuff(data, out, o):
-    """COBS-encode data into out starting at o; return the end offset."""
-    n = len(data)
-    i = 0
-    while True:
-        j = data.find(b"\x00", i)
-        end = n if j < 0 else j
-        run = i
-        while end - i >= 254:
-            out[o] = 0xFF
-            out[o + 1 : o + 255] = data[i : i + 254]
-            o += 255
-            i += 254
-        if j < 0 and i == end and end > run:
-            # A final run that filled its last block needs no empty block after it (the
-            # encoding of the COBS paper and Wikipedia's examples).
-            return o
-        k = end - i
-        out[o] = k + 1
-        out[o + 1 : o + 1 + k] = data[i:end]
-        o += k + 1
-        if j < 0:
-            return o
-        i = j + 1
-
-
-def _unstuff(src, n, dst):
-    """COBS-decode src[:n] into dst; return the length, -1 on a bad code, -2 if dst overflows."""
-    cap = len(dst)
-    i = 0
-    o = 0
-    while i < n:
-        c = src[i]
-        if c == 0 or i + c > n:
-            return -1
-        k = c - 1
-        if o + k > cap:
-            return -2
-        dst[o : o + k] = src[i + 1 : i + c]
-        o += k
-        i += c
-        if c < 0xFF and i < n:
-            if o >= cap:
-                return -2
-            dst[o] = 0
-            o += 1
-    return o
-
-
-def cobs_encode(data):
-    """COBS-encode data (no delimiter added): the result holds no zero byte."""
-    data = bytes(data)
-    out = bytearray(_max_encoded(len(data)))
-    return bytes(memoryview(out)[: _stuff(data, out, 0)])
-
-
-def cobs_decode(data):
-    """Undo cobs_encode; ValueError on a zero byte or a code that runs past the end."""
-    data = bytes(data)
-    if data.find(b"\x00") >= 0:
-        raise ValueError("zero byte inside a COBS block")
-    out = bytearray(len(data))
-    n = _unstuff(data, len(data), memoryview(out))
-    if n < 0:
-        raise ValueError("bad COBS code")
-    return bytes(memoryview(out)[:n])
-
-
 # --- frames -----------------------------------------------------------------------------------
 
 
-def encode(mtype, seq, payload=b""):
-    """The complete frame for one message, including the trailing 0x00 delimiter."""
-    if not 0 <= mtype <= 255:
-        raise ValueError(f"message type out of range: {mtype!r}")
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"payload of {len(payload)!r} bytes over {MAX_PAYLOAD!r}")
-    body = _PREFIX + struct.pack(">BH", mtype, seq & 0xFFFF) + bytes(payload)
-    body += struct.pack(">I", binascii.crc32(body) & 0xFFFFFFFF)
-    out = bytearray(_max_encoded(len(body)) + 1)
-    o = _stuff(body, out, 0)
+class Encoder:
+    """Frames messages into a caller's buffer without allocating (once each length was seen).
+
+    Write the payload into `body` from `PAYLOAD` on (or hand bytes to `put`), then call
+    `frame_into`. The CRC runs over a memoryview of the body (see _Views).
+    """
+
+    def __init__(self):
+        self.body = bytearray(MAX_FRAME)
+        self._views = _Views(self.body, 3)
+
+    def put(self, payload):
+        """Copy `payload` into the body; return its length."""
+        n = len(payload)
+        if n > MAX_PAYLOAD:
+            raise ValueError(f"payload of {n!r} bytes over {MAX_PAYLOAD!r}")
+        self.body[_HEADER : _HEADER + n] = payload
+        return n
+
+    def frame_into(self, out, o, mtype, seq, plen):
+        """Frame the message whose payload is body[PAYLOAD:PAYLOAD + plen] into out[o:], with
+        its 0x00 delimiter; return the end offset, or -1 (nothing written) when it does not fit."""
+        m = _HEADER + plen
+        if _max_encoded(m + _CRC) + 1 > len(out) - o:
+            return -1
+        body = self.body
+        struct.pack_into(">BIBH", body, 0, VERSION, SCHEMA_HASH, mtype, seq & 0xFFFF)
+        struct.pack_into(">I", body, m, binascii.crc32(self._views.get(m)) & 0xFFFFFFFF)
+        return _stuff_into(body, m + _CRC, out, o)
+
+
+PAYLOAD = _HEADER  # where a payload starts in Encoder.body
+
+
+class _Views:
+    """buf[:n] as a memoryview, kept for the last `size` lengths asked for (round robin): on
+    MicroPython slicing a memoryview allocates, and a controller sends and receives the same
+    few lengths over and over (state, telemetry, heartbeat out; heartbeat, command in)."""
+
+    def __init__(self, buf, size):
+        self._mv = memoryview(buf)
+        self._v = [self._mv[:0]] * size
+        self._next = 0
+
+    def get(self, n):
+        v = self._v
+        for i in range(len(v)):
+            if len(v[i]) == n:
+                return v[i]
+        i = self._next
+        v[i] = self._mv[:n]
+        self._next = i + 1 if i + 1 < len(v) else 0
+        return v[i]
+
+
+def _stuff_into(src, n, out, o):
+    """COBS-encode src[:n] into out from o, add the 0x00 delimiter; return the end offset.
+
+    Byte by byte, so it allocates nothing; the same bytes as `encode` (no empty block after a
+    final full one)."""
+    code_at = o
+    o += 1
+    code = 1
+    for i in range(n):
+        c = src[i]
+        if c == 0:
+            out[code_at] = code
+            code_at = o
+            o += 1
+            code = 1
+        else:
+            out[o] = c
+            o += 1
+            code += 1
+            if code == 0xFF:
+                out[code_at] = code
+                if i == n - 1:
+                    out[o] = 0
+                    return o + 1
+                code_at = o
+                o += 1
+                code = 1
+    out[code_at] = code
     out[o] = 0
-    return bytes(memoryview(out)[: o + 1])
+    return o + 1
 
 
-class Decoder:
-    """Turns a byte stream into (mtype, seq, payload) messages; bad frames are counted.
-
-    Memory is fixed at construction: a run longer than any valid frame (garbage, or a lost
-    delimiter) is discarded up to the next delimiter and counted once as "long".
+class Reader:
+    """The controller's decoder: COBS undone byte by byte as bytes arrive (`push`), frames
+    checked in place, bad ones counted by reason in `errors`; nothing allocated per byte or per
+    frame. Memory is fixed at construction: a frame longer than max_frame is discarded up to
+    the next delimiter and counted once as "long". The gateway's `Decoder` adds `feed`.
     """
 
     def __init__(self, max_frame=MAX_FRAME):
         if max_frame < _OVERHEAD:
             raise ValueError(f"max_frame below the 12-byte overhead: {max_frame!r}")
-        self._raw = bytearray(_max_encoded(max_frame))
-        self._raw_mv = memoryview(self._raw)
         self._dec = bytearray(max_frame)
         self._dec_mv = memoryview(self._dec)
         self._n = 0
         self._skip = False
+        self._left = 0  # push: bytes still due in the current COBS block
+        self._code = 0  # push: the current block's code byte (0 before the first)
+        self._views = _Views(self._dec, 1)  # heartbeats; commands allocate anyway
+        self.mtype = -1
+        self.seq = 0
+        self.plen = 0
         self.frames = 0
         self.errors = {}
         for r in REASONS:
@@ -208,59 +221,91 @@ class Decoder:
         """Forget a partial frame (e.g. after reopening the port)."""
         self._n = 0
         self._skip = False
+        self._left = 0
+        self._code = 0
 
-    def feed(self, data):
-        """Add received bytes; return the list of complete good messages in them."""
-        if not isinstance(data, (bytes, bytearray)):
-            data = bytes(data)
-        out = []
-        n = len(data)
-        i = 0
-        while i < n:
-            j = data.find(b"\x00", i)
-            end = n if j < 0 else j
-            k = end - i
-            if k and not self._skip:
-                if self._n + k > len(self._raw):
-                    self._skip = True
-                    self.errors["long"] += 1
-                else:
-                    self._raw_mv[self._n : self._n + k] = data[i:end]
-                    self._n += k
-            if j < 0:
-                break
-            if self._n and not self._skip:  # empty frames (repeated delimiters) are harmless
-                msg = self._frame()
-                if msg is not None:
-                    out.append(msg)
-            self._n = 0
-            self._skip = False
-            i = j + 1
-        return out
+    def push(self, data, i, n):
+        """Consume data[i:n] up to and including the next delimiter; return where it stopped.
 
-    def _frame(self):
+        COBS is undone as the bytes arrive, straight into the decode buffer. When a good frame
+        ended there, `mtype` is its type (else -1), `seq` its sequence number, `plen` its payload
+        length, and `payload()` copies the payload out. Use either `push` or `feed` on one
+        Decoder (the gateway's subclass), not both.
+        """
+        self.mtype = -1
         dec = self._dec
-        n = _unstuff(self._raw, self._n, self._dec_mv)
-        if n == -2:
-            return self._drop("long")
-        if n < 0:
-            return self._drop("cobs")
-        if n < _OVERHEAD:
-            return self._drop("short")
-        body = self._dec_mv[: n - _CRC]
-        if binascii.crc32(body) & 0xFFFFFFFF != struct.unpack_from(">I", dec, n - _CRC)[0]:
-            return self._drop("crc")
-        if dec[0] != VERSION:
-            return self._drop("version")
-        if struct.unpack_from(">I", dec, 1)[0] != SCHEMA_HASH:
-            return self._drop("schema")
-        mtype, seq = struct.unpack_from(">BH", dec, 5)
-        self.frames += 1
-        return (mtype, seq, bytes(self._dec_mv[_HEADER : n - _CRC]))
+        cap = len(dec)
+        o = self._n
+        left = self._left
+        code = self._code
+        skip = self._skip
+        while i < n:
+            c = data[i]
+            i += 1
+            if c == 0:
+                if skip:
+                    pass
+                elif left:
+                    self.errors["cobs"] += 1
+                elif o or code:
+                    self._check(o)
+                self._n = 0
+                self._left = 0
+                self._code = 0
+                self._skip = False
+                return i
+            if skip:
+                continue
+            if left == 0:  # a code byte
+                if code and code < 0xFF:
+                    if o >= cap:
+                        skip = True
+                        self.errors["long"] += 1
+                        continue
+                    dec[o] = 0
+                    o += 1
+                code = c
+                left = c - 1
+            else:
+                if o >= cap:
+                    skip = True
+                    self.errors["long"] += 1
+                    continue
+                dec[o] = c
+                o += 1
+                left -= 1
+        self._n = o
+        self._left = left
+        self._code = code
+        self._skip = skip
+        return i
 
-    def _drop(self, reason):
-        self.errors[reason] += 1
-        return None
+    def _check(self, n):
+        """Check the frame of n decoded bytes in the buffer; set mtype/seq/plen when good."""
+        dec = self._dec
+        if n < _OVERHEAD:
+            self.errors["short"] += 1
+            return
+        m = n - _CRC
+        crc = dec[m] << 24 | dec[m + 1] << 16 | dec[m + 2] << 8 | dec[m + 3]
+        if binascii.crc32(self._views.get(m)) & 0xFFFFFFFF != crc:
+            self.errors["crc"] += 1
+            return
+        if dec[0] != VERSION:
+            self.errors["version"] += 1
+            return
+        p = _PREFIX
+        if dec[1] != p[1] or dec[2] != p[2] or dec[3] != p[3] or dec[4] != p[4]:
+            self.errors["schema"] += 1
+            return
+        self.frames += 1
+        self.mtype = dec[5]
+        self.seq = dec[6] << 8 | dec[7]
+        self.plen = m - _HEADER
+
+    def payload(self):
+        """The payload of the frame `push` just completed, as bytes (this allocates)."""
+        return bytes(self._dec_mv[_HEADER : _HEADER + self.plen])
 
 
 # --- payloads ---------------------------------------------------------------------------------
@@ -281,35 +326,6 @@ def _ascii(s, limit):
     return b
 
 
-def pack_heartbeat(t_ms):
-    """HEARTBEAT: the sender's clock in ms."""
-    return struct.pack(">I", t_ms & 0xFFFFFFFF)
-
-
-def pack_state(mode, phase, ms_in_phase, signals):
-    """STATE: mode, phase (None or 255 for none), ms in phase, signal string."""
-    if phase is None:
-        phase = PHASE_NONE
-    b = signals.encode()
-    if len(b) > MAX_PAYLOAD - 6 or len(b) != len(signals):
-        raise ValueError(f"signal string does not fit a frame: {signals!r}")
-    return struct.pack(">BBI", mode & 0xFF, phase & 0xFF, _u32(ms_in_phase)) + b
-
-
-def pack_detectors(t_ms, rows):
-    """DETECTORS: t_ms, then per detector (count, occupancy per mille, presence)."""
-    if len(rows) > MAX_DETECTORS:
-        raise ValueError(f"{len(rows)!r} detectors, a frame holds {MAX_DETECTORS!r}")
-    out = bytearray(5 + _DETECTOR_ROW * len(rows))
-    struct.pack_into(">IB", out, 0, t_ms & 0xFFFFFFFF, len(rows))
-    o = 5
-    for count, occ, presence in rows:
-        occ = 0 if occ < 0 else (occ if occ < 1000 else 1000)
-        struct.pack_into(">HHB", out, o, count & 0xFFFF, occ, 1 if presence else 0)
-        o += _DETECTOR_ROW
-    return bytes(out)
-
-
 def pack_event(code, t_ms, detail=""):
     """EVENT: code, t_ms, ASCII detail (truncated to fit a frame)."""
     return struct.pack(">BI", code & 0xFF, t_ms & 0xFFFFFFFF) + _ascii(detail, MAX_PAYLOAD - 5)
@@ -327,19 +343,14 @@ def pack_ack(seq, result, reason=""):
     return struct.pack(">HB", seq & 0xFFFF, result & 0xFF) + _ascii(reason, MAX_PAYLOAD - 3)
 
 
-# The gateway's half (code names, decoders of the controller's messages, the COMMAND encoder)
-# lives in protocol_gateway.py: the controller never runs it and on MicroPython loaded code takes
-# heap. The gateway is CPython and finds every name here, as before.
-if sys.implementation.name != "micropython":
-    from .protocol_gateway import (  # noqa: E402, F401 (re-exported)
-        ACK_NAMES,
-        CMD_NAMES,
-        EVENT_NAMES,
-        TYPE_NAMES,
-        pack_command,
-        unpack_ack,
-        unpack_detectors,
-        unpack_event,
-        unpack_heartbeat,
-        unpack_state,
-    )
+# The gateway's half (code names, decoders of the controller's messages, the COMMAND encoder,
+# whole-frame encode/Decoder.feed) lives in protocol_gateway.py: the controller never runs it and
+# on MicroPython loaded code takes heap. It is loaded on the first use of one of its names, so the
+# gateway finds every name here, as before.
+def __getattr__(name):
+    from . import protocol_gateway
+
+    try:
+        return getattr(protocol_gateway, name)
+    except AttributeError:
+        raise AttributeError(f"module 'firmware.protocol' has no attribute {name!r}") from None

@@ -1,6 +1,25 @@
 """Phase sequencer: start-up flash -> all-red -> green -> yellow -> all-red -> next green, and a
-latched fault flash. Table-driven; actuated by latched detector calls; gateway requests (HOLD,
-SWITCH, CLEAR) are accepted only inside the timing bounds.
+latched fault flash. Table-driven; actuated by latched detector calls, recalls (min / max /
+pedestrian), pedestrian walk and clearance, preemption; gateway requests (HOLD, SWITCH, CLEAR,
+CALL, OMIT, PREEMPT) are accepted only inside the timing bounds.
+
+A green ends by gap-out, max-out, force-off (SWITCH) or preemption (`term` says which).
+It never ends before its min green nor while its pedestrian walk or clearance runs: the ped
+groups show walk (G) for max(walk, min green), then clearance (y) for ped_clear (timed from
+when it began), then r, all inside the vehicle green, so the ped clearance always ends before
+the vehicle yellow starts (config.py checks that it fits in max green). A walk needs a ped call
+or pedestrian recall; ped groups without one stay red. A push button while the green rests
+with no other demand walks again (ped recycle); otherwise it waits for the phase's next turn.
+
+Preemption (`pre`, phases called by preempt inputs or commands): the running green ends at min
+green (and after its ped clearance) through its full yellow and all-red, then the lowest called
+preempt phase is held green while its call lasts. Min green is never cut: the monitor and the
+rig's oracle check it on every green. A clearance under way when the call comes runs in full; at
+its all-red end it goes straight to the preempt phase unless a group kept green needs the
+planned phase. Waiting calls are timed afresh when the preemption ends.
+
+OMIT skips a phase in favour of other waiting calls only while the starvation guard below
+allows; it never makes a green rest, and an omitted phase gets no recall.
 
 Starvation guard: a call latched at time L must see its phase green by L + max cycle + the
 longest clearance. Pure cyclic actuated service (each phase at most max green, other phases'
@@ -35,6 +54,14 @@ STATE_NAMES = ("startup_flash", "startup_all_red", "green", "yellow", "all_red",
 HOLD = const(1)
 SWITCH = const(2)
 CLEAR = const(3)
+CALL = const(4)
+OMIT = const(5)
+PREEMPT = const(6)  # arg = phase, 255 = release
+# Why the last green ended (`term`).
+GAP_OUT = const(1)
+MAX_OUT = const(2)
+FORCE_OFF = const(3)
+PREEMPTED = const(4)
 # Request results, as in the protocol's ACK.
 OK = const(0)
 REFUSED = const(1)
@@ -66,6 +93,14 @@ class TransitionError(ValueError):
     """An event the current state has no transition for (a bug, never a traffic condition)."""
 
 
+def _low(m):
+    """Index of the lowest set bit of m (> 0)."""
+    k = 0
+    while not (m >> k) & 1:
+        k += 1
+    return k
+
+
 class Sequencer:
     """The phase sequencer for one validated `Config`, starting in start-up flash at `now_ms`."""
 
@@ -83,10 +118,17 @@ class Sequencer:
         self.phase_start = now_ms
         self.state_start = now_ms
         self.latched = 0  # phase bitmask of calls waiting for service
+        self.ped_latched = 0  # phase bitmask of pedestrian calls waiting for a walk
         self._latch_t = [now_ms] * n
         self._last_call = now_ms  # last call on the green phase (passage timer)
+        self._ped = 0  # ped groups of the green phase: 0 done or none, 1 walk, 2 clearance
+        self._walk_t = now_ms  # when the walk (or the ped clearance) began
         self.hold = False
         self.switch_to = -1
+        self.omit = 0  # phases the gateway asked to skip
+        self.pre_cmd = 0  # phases preempted by command
+        self.pre = 0  # phases preempted now (inputs and commands)
+        self.term = 0  # why the last green ended (GAP_OUT ...)
         self.fault_reason = None
         self._enter(now_ms)
 
@@ -104,81 +146,126 @@ class Sequencer:
         """Set the heads for the state just entered; True if any head changed."""
         st = self.state
         sig = self.signals
-        changed = False
+        cfg = self.cfg
         if st == STARTUP_FLASH or st == FAULT:
             self.phase = -1
             self.next_phase = -1
             self.phase_start = now_ms
             self.hold = False
             self.switch_to = -1
-            for i in range(len(sig)):
-                if sig[i] != _F:
-                    sig[i] = _F
-                    changed = True
-        elif st == STARTUP_ALL_RED:
-            for i in range(len(sig)):
-                if sig[i] != _R:
-                    sig[i] = _R
-                    changed = True
-        elif st == GREEN:
+            self._ped = 0
+            return self._paint(-1, _F, -1)
+        if st == STARTUP_ALL_RED:
+            return self._paint(-1, _R, -1)
+        if st == GREEN:
             p = self.next_phase
+            b = 1 << p
             self.phase = p
             self.next_phase = -1
             self.phase_start = now_ms
             self._last_call = now_ms
-            self.latched &= ~(1 << p)
+            self.latched &= ~b
             self.hold = False
             if self.switch_to == p:
                 self.switch_to = -1
-            m = self.cfg.phase_mask[p]
-            for i in range(len(sig)):
-                c = _G if (m >> i) & 1 else _R
-                if sig[i] != c:
-                    sig[i] = c
-                    changed = True
-        elif st == YELLOW:
+            m = cfg.phase_mask[p]
+            pm = m & cfg.ped_mask if cfg.walk[p] else 0
+            if pm:
+                # a walk for a ped call or recall, or for ped groups still green from the last
+                # phase (they may not go straight to red)
+                walk = (self.ped_latched | cfg.recall_ped) & b
+                for i in range(len(sig)):
+                    if (pm >> i) & 1 and sig[i] == _G:
+                        walk = 1
+                self._ped = 1 if walk else 0
+                self._walk_t = now_ms
+                if not walk:
+                    m &= ~pm
+            self.ped_latched &= ~b
+            return self._paint(m, _G, _R)
+        if st == YELLOW:
             # Groups that stay green into the next phase (overlaps) keep G.
-            m = self.cfg.phase_mask[self.phase] & ~self.cfg.phase_mask[self.next_phase]
-            for i in range(len(sig)):
-                if (m >> i) & 1:
-                    sig[i] = _Y
-                    changed = True
             self.hold = False
-        else:  # ALL_RED
-            for i in range(len(sig)):
-                if sig[i] == _Y:
-                    sig[i] = _R
-                    changed = True
+            return self._paint(
+                cfg.phase_mask[self.phase] & ~cfg.phase_mask[self.next_phase], _Y, -1, _G
+            )
+        return self._paint(-1, _R, -1, _Y)  # ALL_RED
+
+    def _paint(self, m, on, off, only=-1):
+        """Groups in mask m get `on`, the others `off` (-1: left as they are), but only groups
+        now showing `only` (-1: any). True if a head changed."""
+        sig = self.signals
+        changed = False
+        for i in range(len(sig)):
+            c = on if (m >> i) & 1 else off
+            if c >= 0 and sig[i] != c and (only < 0 or sig[i] == only):
+                sig[i] = c
+                changed = True
         return changed
 
     # -- per tick ----------------------------------------------------------------------------
 
-    def step(self, now_ms, calls):
-        """Advance to `now_ms` with `calls` (phase bitmask of detector demand now); True if the
-        heads changed."""
+    def step(self, now_ms, calls, ped=0, pre=0):
+        """Advance to `now_ms` with the demand now, as phase bitmasks: `calls` (vehicle
+        detectors), `ped` (push buttons), `pre` (preempt inputs). True if the heads changed."""
         st = self.state
-        calls &= self._all
+        a = self._all
+        cfg = self.cfg
+        calls &= a
+        ped &= a
+        pre = (pre | self.pre_cmd) & a
+        if pre and not self.pre:
+            self.hold = False
+            self.switch_to = -1
+        elif self.pre and not pre:
+            # the max-cycle bound of the calls that waited through a preemption starts again
+            for k in range(self._n):
+                self._latch_t[k] = now_ms
+        self.pre = pre
         own = 0
+        b = 0
         if st == GREEN:
-            own = calls & (1 << self.phase)
-            if own:
+            b = 1 << self.phase
+            if calls & b:
                 self._last_call = now_ms
-            calls &= ~own  # the green phase's own calls extend it, they do not latch
-        self._latch(calls, now_ms)
+            if self._ped == 1:
+                ped &= ~b  # walking now: served
+            own = (calls | ped) & b
+        self.ped_latched |= ped
+        # the green phase's own calls extend it, they do not latch
+        self._latch((calls | ped | (cfg.recall & ~self.omit)) & ~b, now_ms)
         self._clamp(now_ms)
         el = ticks.diff(now_ms, self.state_start)
-        cfg = self.cfg
         if st == GREEN:
-            if self._should_end(now_ms):
+            changed = False
+            p = self.phase
+            if not self._ped and self.ped_latched & b and cfg.walk[p] and not self.latched:
+                # a push button while the green rests: walk again (ped recycle)
+                self.ped_latched &= ~b
+                self._ped = 1
+                self._walk_t = now_ms
+                changed = self._paint(cfg.phase_mask[p] & cfg.ped_mask, _G, -1)
+            if self._ped:
+                changed = self._ped_step(now_ms) or changed
+            term = self._should_end(now_ms)
+            if term:
+                self.term = term
                 self.next_phase = self._choose(now_ms)
-                # A vehicle still there as its green ends waits for the next turn.
-                self._latch(own, now_ms)
-                return self._go(_END, now_ms)
-        elif st == YELLOW:
+                # A vehicle still there (or a push button since the walk) waits for the next turn.
+                self._latch(own | self.ped_latched & b, now_ms)
+                return self._go(_END, now_ms) or changed
+            return changed
+        if st == YELLOW:
             if el >= cfg.yellow[self.phase]:
                 return self._go(_TIMEOUT, now_ms)
         elif st == ALL_RED:
             if el >= cfg.all_red[self.phase]:
+                if pre:
+                    # go straight to the preempt phase if no group kept green needs the other
+                    t = _low(pre)
+                    mk = cfg.phase_mask
+                    if not mk[self.phase] & mk[self.next_phase] & ~mk[t]:
+                        self.next_phase = t
                 return self._go(_TIMEOUT, now_ms)
         elif st == STARTUP_FLASH:
             if el >= cfg.startup_flash:
@@ -188,6 +275,23 @@ class Sequencer:
                 self.next_phase = self._first_phase(now_ms)
                 return self._go(_TIMEOUT, now_ms)
         return False
+
+    def _ped_step(self, now_ms):
+        """Walk -> ped clearance -> red for the green phase's ped groups."""
+        p = self.phase
+        cfg = self.cfg
+        el = ticks.diff(now_ms, self._walk_t)
+        pm = cfg.phase_mask[p] & cfg.ped_mask
+        if self._ped == 1:
+            if el < cfg.walk[p]:
+                return False
+            self._ped = 2
+            self._walk_t = now_ms  # the clearance is timed from when it began
+            return self._paint(pm, _Y, -1, _G)
+        if el < cfg.ped_clear[p]:
+            return False
+        self._ped = 0
+        return self._paint(pm, _R, -1, _Y)
 
     def _latch(self, calls, now_ms):
         new = calls & ~self.latched
@@ -205,22 +309,27 @@ class Sequencer:
             self.phase_start = ticks.add(now_ms, -_SAT)
         if ticks.diff(now_ms, self._last_call) > _SAT:
             self._last_call = ticks.add(now_ms, -_SAT)
+        if ticks.diff(now_ms, self._walk_t) > _SAT:
+            self._walk_t = ticks.add(now_ms, -_SAT)
 
     def _should_end(self, now_ms):
+        """0 to stay green, else why the green ends now."""
         p = self.phase
         cfg = self.cfg
         el = ticks.diff(now_ms, self.phase_start)
-        if el < cfg.min_green[p]:
-            return False
+        if el < cfg.min_green[p] or self._ped:
+            return 0
+        if self.pre:
+            return 0 if (self.pre >> p) & 1 else PREEMPTED
         if self.switch_to >= 0:
-            return True
+            return FORCE_OFF
         if not self.latched:
-            return False  # no other demand: rest in green
+            return 0  # no other demand: rest in green
         if el >= cfg.max_green[p]:
-            return True
-        if self.hold:
-            return False
-        return ticks.diff(now_ms, self._last_call) >= cfg.passage[p]
+            return MAX_OUT
+        if self.hold or (cfg.recall_max >> p) & 1:
+            return 0
+        return GAP_OUT if ticks.diff(now_ms, self._last_call) >= cfg.passage[p] else 0
 
     def _first_phase(self, now_ms):
         # The max-cycle bound applies from the first green: start-up time is not service time.
@@ -230,20 +339,31 @@ class Sequencer:
                 self._latch_t[k] = now_ms
                 if first < 0:
                     first = k
+        if self.pre:
+            return _low(self.pre)
         return first if first >= 0 else 0
 
     def _choose(self, now_ms):
         """The phase to serve after the current one (which is ending now)."""
+        if self.pre:
+            return _low(self.pre)
         p = self.phase
         c = self.switch_to
         if c >= 0 and self._allows(now_ms, p, c):
             return c
+        first = -1
         k = p
         for _ in range(self._n):
             k = k + 1 if k + 1 < self._n else 0
             if (self.latched >> k) & 1:
-                return k
-        raise TransitionError("green ended with no phase to serve")
+                if first < 0:
+                    first = k
+                # skipping omitted phases is allowed only inside the starvation guard
+                if not (self.omit >> k) & 1 and (k == first or self._allows(now_ms, p, k)):
+                    return k
+        if first < 0:
+            raise TransitionError("green ended with no phase to serve")
+        return first
 
     def _allows(self, end_ms, p, c):
         """True if serving c after p (ending at end_ms) keeps every other waiting call within
@@ -272,9 +392,11 @@ class Sequencer:
     # -- requests and faults -----------------------------------------------------------------
 
     def request(self, code, arg, now_ms):
-        """Gateway request HOLD / SWITCH(arg) / CLEAR -> (result, reason): 0 accepted, 1 refused,
-        2 unknown code. Never shortens min green, yellow or all-red, never holds past max green."""
-        if code != HOLD and code != SWITCH and code != CLEAR:
+        """Gateway request -> (result, reason): 0 accepted, 1 refused, 2 unknown code.
+        HOLD, SWITCH(phase) (force-off to it), CLEAR (drops holds, switches, omits and command
+        preemption), CALL(phase), OMIT(phase), PREEMPT(phase, 255 releases). Never shortens min
+        green, walk, ped clearance, yellow or all-red, never holds past max green."""
+        if type(code) is not int or code < HOLD or code > PREEMPT:
             return UNKNOWN, "unknown code"
         st = self.state
         if st == FAULT:
@@ -284,11 +406,18 @@ class Sequencer:
         if code == CLEAR:
             self.hold = False
             self.switch_to = -1
+            self.omit = 0
+            self.pre_cmd = 0
+            return OK, ""
+        if code == PREEMPT and arg == 255:
+            self.pre_cmd = 0
             return OK, ""
         cfg = self.cfg
         if code == HOLD:
             if st != GREEN:
                 return REFUSED, "not green"
+            if self.pre:
+                return REFUSED, "preempt"
             if ticks.diff(now_ms, self.phase_start) >= cfg.max_green[self.phase]:
                 return REFUSED, "at max green"
             self.hold = True
@@ -296,9 +425,23 @@ class Sequencer:
             return OK, ""
         if type(arg) is not int or arg < 0 or arg >= self._n:
             return REFUSED, "unknown phase"
+        b = 1 << arg
+        if code == PREEMPT:
+            self.pre_cmd |= b
+            return OK, ""
+        if code == OMIT:
+            self.omit |= b
+            return OK, ""
+        if st == GREEN and arg == self.phase:
+            return REFUSED, "already green"
+        if code == CALL:
+            self._latch(b, now_ms)
+            return OK, ""
+        if self.pre:
+            return REFUSED, "preempt"
+        if self.omit & b:
+            return REFUSED, "omitted"
         if st == GREEN:
-            if arg == self.phase:
-                return REFUSED, "already green"
             end = ticks.add(self.phase_start, cfg.min_green[self.phase])
             if ticks.reached(now_ms, end):
                 end = now_ms

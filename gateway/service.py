@@ -162,8 +162,8 @@ class Gateway:
         answer: "ok", "refused: <reason>" or "unanswered"."""
         if code not in P.CMD_NAMES:
             raise ValueError(f"unknown command code {code!r}")
-        if code == P.CMD_SWITCH and not 0 <= arg < 256:
-            raise ValueError(f"phase {arg!r} does not fit the wire (0..255)")
+        if not 0 <= arg < 256:  # the wire carries one byte: 256 must not become phase 0
+            raise ValueError(f"{P.CMD_NAMES[code]} argument {arg!r} does not fit the wire (0..255)")
         self._requests.put((code, arg, source, auth, on_result))
 
     # one pass -----------------------------------------------------------------------------

@@ -19,6 +19,10 @@ def rig_kind(request):
     return kind
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "soak: the 24-hour virtual-clock soak (run with -m soak)")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "hil_tests" in str(item.fspath):

@@ -46,18 +46,8 @@ class SerialWire:
         self.lost_up = 0  # bytes the gateway side was not there to take
         self.lost_down = 0  # bytes the firmware did not read in time (its RX overflowed)
         self._threads = [
-            threading.Thread(
-                target=self._pump,
-                args=(self._fw_tx, self._master, "up"),
-                name="wire-up",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._pump,
-                args=(self._master, self._fw_rx, "down"),
-                name="wire-down",
-                daemon=True,
-            ),
+            threading.Thread(target=self._pump, args=("up",), name="wire-up", daemon=True),
+            threading.Thread(target=self._pump, args=("down",), name="wire-down", daemon=True),
         ]
 
     def start(self) -> SerialWire:
@@ -65,11 +55,27 @@ class SerialWire:
             t.start()
         return self
 
-    def _pump(self, src: int, dst: int, direction: str) -> None:
+    def reattach(self, fw_rx_fd: int, fw_tx_fd: int) -> None:
+        """Plug the cable into a restarted controller's new UART pipes (the old ones close)."""
+        os.set_blocking(fw_rx_fd, False)
+        old = (self._fw_rx, self._fw_tx)
+        self._fw_rx, self._fw_tx = fw_rx_fd, fw_tx_fd
+        for fd in old:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _pump(self, direction: str) -> None:
         seconds_per_byte = 10.0 / self.baud
         next_free = time.monotonic()
         while not self._stop.is_set():
-            ready, _, _ = select.select([src], [], [], 0.1)
+            # the firmware's end is looked up each time: a restart replaces it (reattach)
+            src = self._fw_tx if direction == "up" else self._master
+            try:
+                ready, _, _ = select.select([src], [], [], 0.1)
+            except (OSError, ValueError):  # closed under us by reattach
+                continue
             if not ready:
                 continue
             try:
@@ -77,8 +83,9 @@ class SerialWire:
             except OSError:  # EIO on the master when no one holds the slave: keep waiting
                 time.sleep(0.01)
                 continue
-            if not data:
-                return
+            if not data:  # the controller is gone (reset, power cut): wait for the next one
+                time.sleep(0.01)
+                continue
             view = memoryview(data)
             while view and not self._stop.is_set():
                 n = min(len(view), self._rng.randint(1, self._max_chunk))
@@ -88,12 +95,13 @@ class SerialWire:
                 delay = next_free - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+                dst = self._master if direction == "up" else self._fw_rx
                 try:
                     written = os.write(dst, chunk)
                 except BlockingIOError:
                     written = 0
-                except OSError:
-                    return
+                except OSError:  # no controller at the other end right now: the bytes are lost
+                    written = 0
                 if direction == "up":
                     self.bytes_up += written
                     self.lost_up += n - written
@@ -105,7 +113,7 @@ class SerialWire:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=1)
-        for fd in (self._master, self._slave):
+        for fd in (self._master, self._slave, self._fw_rx, self._fw_tx):
             try:
                 os.close(fd)
             except OSError:

@@ -228,3 +228,20 @@ def test_empty_conflicts_round_trip():
     assert ix.conflicts == frozenset()
     assert "pairs = []" in config.dumps(ix)
     assert config.loads(config.dumps(ix)) == ix
+
+
+def test_round_trip_of_recall_pedestrians_preemption_and_diagnostics():
+    from edge.factories import cross
+
+    ix = cross(peds=True, preempt=True)
+    phases = list(ix.phases)
+    phases[0] = dataclasses.replace(phases[0], recall="min")
+    dets = list(ix.detectors)
+    dets[3] = dataclasses.replace(dets[3], no_activity_s=600.0, erratic_per_min=40,
+                                  fail_action="none")  # fmt: skip
+    ix = dataclasses.replace(ix, phases=tuple(phases), detectors=tuple(dets))
+    text = config.dumps(ix)
+    assert 'recall = "min"' in text and "walk_s = 7.0" in text and 'role = "preempt"' in text
+    assert text.count("recall =") == 1  # defaults are not written
+    assert config.loads(text) == ix
+    assert config.loads(config.dumps(ix, comments=True)) == ix

@@ -282,3 +282,69 @@ def test_check_raises_with_source():
         check(with_phase(four_way(), 0, yellow_s=1.0))
     assert [p.field for p in err.value.problems] == ["phases[0].yellow_s"]
     assert isinstance(err.value, ValueError)
+
+
+# -- recall, pedestrian timing, detector kinds and diagnostics --------------------------------
+
+
+def test_cross_with_pedestrians_and_preemption_is_valid_and_compacts_its_extras():
+    ix = cross(peds=True, preempt=True)
+    assert validate(ix) == []
+    d = ix.to_compact()
+    assert d["ped"] == [0] * 8 + [1, 1]
+    assert d["ped_timing"] == [[0, 0], [7000, 12000], [0, 0], [7000, 12000]]
+    assert d["det_kind"] == [0] * 16 + [1, 1, 2]
+    assert d["detectors"][16:] == [[1], [3], [1]]
+    assert "recall" not in d and "det_diag" not in d
+    assert "ped_timing" not in cross().to_compact()  # configs without extras stay as they were
+
+
+def test_compact_recall_and_diagnostics():
+    ix = with_phase(four_way(), 1, recall="max")
+    dets = list(ix.detectors)
+    dets[2] = dataclasses.replace(dets[2], no_activity_s=600.0, max_presence_s=120.5,
+                                  erratic_per_min=40, fail_action="none")  # fmt: skip
+    d = dataclasses.replace(ix, detectors=tuple(dets)).to_compact()
+    assert d["recall"] == [0, 2]
+    assert d["det_diag"] == [[0, 0, 0, 0], [0, 0, 0, 0], [600000, 120500, 40, 1], [0, 0, 0, 0]]
+
+
+def test_pedestrian_timing_problems():
+    base = four_way()
+    ix = four_way(groups=base.groups + (SignalGroup("p", "pedestrian", "n", "crossing"),),
+                  conflicts=list(base.conflicts) + [("p", "e"), ("p", "w")],
+                  phases=(Phase("ns", ("n", "s", "p"), 7.0, 20.0, 3.0, 4.0, 2.0),
+                          Phase("ew", ("e", "w"), 7.0, 40.0, 3.0, 4.0, 2.0)))  # fmt: skip
+    assert validate(with_phase(ix, 0, walk_s=7.0, ped_clear_s=13.0)) == []
+    assert fields(validate(with_phase(ix, 0, walk_s=7.0, ped_clear_s=14.0))) == {
+        ("phases[0].max_green_s", 20.0)
+    }
+    assert fields(validate(with_phase(ix, 0, walk_s=7.0, ped_clear_s=3.5))) == {
+        ("phases[0].ped_clear_s", 3.5)
+    }
+    assert fields(validate(with_phase(ix, 0, walk_s=7.0))) == {("phases[0].ped_clear_s", 0.0)}
+    assert fields(validate(with_phase(ix, 1, walk_s=5.0, ped_clear_s=5.0))) == {
+        ("phases[1].walk_s", 5.0)  # no pedestrian group in ew
+    }
+    assert fields(validate(with_phase(ix, 0, recall="pedestrian"))) == {
+        ("phases[0].recall", "pedestrian")
+    }
+    assert fields(validate(with_phase(ix, 0, recall="always", walk_s=-1.0))) == {
+        ("phases[0].recall", "always"),
+        ("phases[0].walk_s", -1.0),
+    }
+
+
+def test_detector_diagnostic_problems():
+    dets = list(four_way().detectors)
+    dets[0] = dataclasses.replace(dets[0], role="preempt", no_activity_s=-1.0,
+                                  erratic_per_min=1001, fail_action="flash")  # fmt: skip
+    dets[1] = dataclasses.replace(dets[1], role="ped_button", max_presence_s=math.inf,
+                                  erratic_per_min=True)  # fmt: skip
+    assert fields(validate(four_way(detectors=tuple(dets)))) == {
+        ("detectors[0].no_activity_s", -1.0),
+        ("detectors[0].erratic_per_min", 1001),
+        ("detectors[0].fail_action", "flash"),
+        ("detectors[1].max_presence_s", math.inf),
+        ("detectors[1].erratic_per_min", True),
+    }

@@ -1,9 +1,12 @@
 # Runs on CPython (pytest) and on MicroPython (mprun.py): plain functions and asserts only.
 import asyncio
 import gc
+import os
 import sys
+import time
 
 from configs import two
+from mpcompat import raises
 
 import firmware
 from firmware import app
@@ -14,42 +17,91 @@ from firmware.hal import Hal
 MICROPYTHON = sys.implementation.name == "micropython"
 
 
-class FakeHal(Hal):
-    """Records what the loop does; quits after `ticks` ticks of 10 ms."""
+def _tmpdir():
+    """A fresh empty directory under /tmp (MicroPython has no tempfile)."""
+    stamp = time.time_ns()
+    for i in range(100):
+        path = "/tmp/gw-app-%d-%d" % (stamp, i)
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        return path
+    raise OSError("could not create a directory under /tmp")
 
-    def __init__(self, ticks, levels=0):
+
+def _rmtree(path):
+    for name in os.listdir(path):
+        os.remove(path + "/" + name)
+    os.rmdir(path)
+
+
+class Reset(Exception):
+    """FakeHal.reset: the board would restart here."""
+
+
+class FakeHal(Hal):
+    """Records what the tasks do; quits after `ticks` turns of the supervisor, 10 ms each."""
+
+    def __init__(self, ticks, levels=0, flash_dir="/nonexistent"):
         self.t = 0
         self.ticks = ticks
         self.levels = levels
         self.heads = []
         self.sent = b""
         self.fed = 0
+        self.armed = 0
         self.quit = False
+        self.flash_dir = flash_dir
+        self.frozen = -1
+        self.latched = False
+        self.fail_after = -1  # read_detectors raises on this call
+        self.reads = 0
+        self.resets = 0
 
     def now_ms(self):
         return self.t
 
     def read_detectors(self):
+        self.reads += 1
+        if self.reads == self.fail_after:
+            raise ZeroDivisionError("detector input broke")
         return self.levels
 
     def write_heads(self, now_ms, signals):
-        self.heads.append((now_ms, bytes(signals).decode()))
+        if not self.latched:
+            self.heads.append((now_ms, bytes(signals).decode()))
 
-    def uart_read(self):
-        return None
+    def all_flash(self, n_groups):
+        if not self.latched:  # the HAL contract: after all_flash only a reset moves the heads
+            self.latched = True
+            self.heads.append((self.t, "f" * n_groups))
 
-    def uart_write(self, data):
-        if data:
-            self.sent += data
+    def uart_readinto(self, buf):
+        return 0
+
+    def uart_write(self, data, n=-1):
+        self.sent += bytes(data[:n] if n >= 0 else data)
+
+    def arm_watchdog(self, timeout_ms):
+        self.armed = timeout_ms
 
     def feed_watchdog(self):
         self.fed += 1
 
-    async def wait_tick(self):
-        self.t += 10
-        self.ticks -= 1
-        if self.ticks <= 0:
-            self.quit = True
+    def reset(self):
+        self.resets += 1
+        raise Reset()
+
+    def pause(self, task):
+        if task == self.frozen:
+            return asyncio.Event().wait()
+        if task == 3:  # the supervisor's turn ends a tick
+            self.t += 10
+            self.ticks -= 1
+            if self.ticks <= 0:
+                self.quit = True
+        return asyncio.sleep(0)
 
 
 def _load(d):
@@ -104,14 +156,76 @@ def test_unloading_the_validator_frees_its_code():
         _restore(saved)
 
 
-def test_main_runs_the_loop_until_the_hal_quits():
+def _heads(hal):
+    return [s for _, s in hal.heads]
+
+
+def _events(hal):
+    frames = G.Decoder().feed(hal.sent)
+    return [G.unpack_event(p)[2] for t, _, p in frames if t == P.T_EVENT]
+
+
+def test_main_runs_the_tasks_until_the_hal_quits_and_feeds_the_watchdog():
     hal = FakeHal(ticks=400, levels=0b10)
     cfg = _load(two())
-    asyncio.run(app.main(hal, cfg))
-    assert hal.fed == 400 and hal.t == 4000
-    heads = [s for _, s in hal.heads]
-    assert heads[:3] == ["ff", "rr", "rG"], heads  # flash, all-red, the called phase
-    frames = P.Decoder().feed(hal.sent)
-    events = [G.unpack_event(p)[2] for t, _, p in frames if t == P.T_EVENT]
-    assert events[0] == "boot two", events
+    asyncio.run(app.main(hal, cfg, "reset wdt; watchdog: task link stalled"))
+    assert hal.armed > 0 and hal.fed == 400 and hal.t == 4000
+    assert _heads(hal)[:3] == ["ff", "rr", "rG"], hal.heads  # flash, all-red, the called phase
+    frames = G.Decoder().feed(hal.sent)
+    assert _events(hal)[:2] == ["boot two", "reset wdt; watchdog: task link stalled"]
     assert any(t == P.T_STATE for t, _, _ in frames)
+    assert any(t == P.T_HEARTBEAT for t, _, _ in frames)
+
+
+def test_a_frozen_task_stops_the_feeding_and_drives_the_heads_to_flash():
+    d = _tmpdir()
+    try:
+        hal = FakeHal(ticks=600, levels=0b01, flash_dir=d)
+        hal.frozen = 2  # the link task
+        asyncio.run(app.main(hal, _load(two())))
+        # fed until the link task's last beat was 1000 ms old, never after
+        assert 95 <= hal.fed <= 102, hal.fed
+        assert hal.t == 6000 and _heads(hal)[-1] == "ff", hal.heads
+        with open(d + "/crash.txt") as f:
+            assert f.read() == "watchdog: task link stalled"
+    finally:
+        _rmtree(d)
+
+
+def test_a_task_that_raises_ends_main_with_its_exception():
+    hal = FakeHal(ticks=400)
+    hal.fail_after = 50
+    e = raises(ZeroDivisionError, asyncio.run, app.main(hal, _load(two())))
+    assert "detector input broke" in str(e)
+    assert hal.t < 1000
+
+
+def test_run_on_a_crash_flashes_records_and_resets_then_the_next_boot_reports_it():
+    from firmware import boot, storage
+
+    d = _tmpdir()
+    saved = boot.make_hal
+    try:
+        storage.save(d, two())
+        hal = FakeHal(ticks=400, flash_dir=d)
+        hal.fail_after = 30
+        boot.make_hal = lambda: hal
+        sys.modules["firmware.boot"] = boot  # app.run unloads it; the test keeps its stand-in
+        raises(Reset, app.run)
+        assert hal.resets == 1 and _heads(hal)[-1] == "ff"
+        with open(d + "/crash.txt") as f:
+            record = f.read()
+        assert record.startswith("crash ZeroDivisionError: detector input broke; at "), record
+        assert "read_detectors" in record, record  # the innermost frame first
+
+        hal = FakeHal(ticks=50, flash_dir=d)
+        hal.cause = "soft"
+        boot.make_hal = lambda: hal
+        sys.modules["firmware.boot"] = boot
+        app.run()  # quits after 50 ticks
+        reported = _events(hal)[1]  # cut to fit a frame
+        assert len(reported) > 100 and ("reset soft; " + record).startswith(reported), reported
+        assert "crash.txt" not in os.listdir(d)
+    finally:
+        boot.make_hal = saved
+        _rmtree(d)

@@ -251,7 +251,7 @@ def test_telemetry_every_second_counts_debounced_rising_edges():
     ]
     occ = [r[1] for r in dets[-1][2]]
     assert occ[1] == 0 and occ[3] == 0 and 0 < occ[0] < occ[2] < 1000
-    assert g.ctl.det.counts == [3, 0, 1, 0]
+    assert list(g.ctl.det.counts) == [3, 0, 1, 0]
 
 
 def test_heartbeat_about_every_second_on_uneven_ticks():
@@ -389,10 +389,10 @@ def test_monitor_catches_a_sequencer_that_skips_yellow_at_once():
     orig = g.ctl.seq.step
     calls = [0]
 
-    def broken(now_ms, called):
+    def broken(now_ms, called, *more):
         calls[0] += 1
         if calls[0] > 1:
-            return orig(now_ms, called)
+            return orig(now_ms, called, *more)
         g.ctl.signals[0] = ord("r")  # green straight to red, once
         return True
 
@@ -432,7 +432,7 @@ def test_conversation_is_the_same_across_the_tick_wrap():
         "22000 rrryy, 25000 rrrrr, 26000 GGrrr, 31000 yyrrr, 34000 rrrrr, 35000 rrrGr"
     )
     assert g.ctl.seq.phase == 2
-    assert g.ctl.det.counts == [1, 0, 1, 0] and g.ctl.mode == P.MODE_LOCAL
+    assert list(g.ctl.det.counts) == [1, 0, 1, 0] and g.ctl.mode == P.MODE_LOCAL
 
 
 def test_a_command_arriving_with_the_frame_that_revives_the_link_runs_once():
@@ -465,3 +465,51 @@ def test_a_command_on_the_tick_silence_ends_the_link_is_not_silently_cancelled()
     ack = ("ack", 8500, 9, P.ACK_OK, "")
     assert out.index(down) < out.index(up) < out.index(ack)
     assert g.ctl.seq.switch_to == 1  # accepted and still in force
+
+
+def test_call_and_omit_are_acked_and_an_unsigned_preempt_is_refused():
+    g = remote()
+    n = len(g.log)
+    g.tick(g.cmd(P.CMD_OMIT, 1, seq=7))
+    g.tick(g.cmd(P.CMD_CALL, 1, seq=8))
+    g.tick(g.cmd(P.CMD_PREEMPT, 1, seq=9))
+    g.tick(g.cmd(P.CMD_CALL, 7, seq=10))
+    assert [e for e in g.log[n:] if e[0] in ("ack", "ev")] == [
+        ("ack", 4600, 7, P.ACK_OK, ""),
+        ("ack", 4700, 8, P.ACK_OK, ""),
+        ("ack", 4800, 9, P.ACK_REFUSED, "preempt needs an operator signature"),
+        ("ev", 4800, P.EV_REFUSED, "preempt needs an operator signature"),
+        ("ack", 4900, 10, P.ACK_REFUSED, "unknown phase"),
+        ("ev", 4900, P.EV_REFUSED, "unknown phase"),
+    ]
+    assert g.ctl.seq.pre == 0 and g.ctl.seq.omit == 0b10 and g.ctl.seq.latched == 0b10
+    g.run(12100)
+    assert g.heads().endswith("8000 yr, 11000 rr, 12000 rG")  # omitted, but the only demand
+
+
+def _with_diagnostics():
+    d = two()
+    d["detectors"] = [[0], [1], [1]]
+    d["det_kind"] = [0, 0, 2]  # input 2: preempt of phase 1
+    d["det_diag"] = [[0, 20000, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    return d
+
+
+def test_a_stuck_detector_is_an_event_and_a_permanent_call_and_preempt_inputs_preempt():
+    g = Gateway(_with_diagnostics())
+    g.run(30000, levels=lambda rel: 0b001)  # ns on from 0 (debounced at 100)
+    # diagnostics run once a second: at 21000 presence has lasted 20900 >= 20000
+    assert [e for e in g.kinds("ev") if e[2] == P.EV_DETECTOR] == [
+        ("ev", 21000, P.EV_DETECTOR, "detector 0 max presence")
+    ]
+    assert g.ctl.det.failed == 0b001
+    g.run(32000, levels=lambda rel: 0)
+    assert [e for e in g.kinds("ev") if e[2] == P.EV_DETECTOR][1:] == [
+        ("ev", 31000, P.EV_DETECTOR, "detector 0 ok")
+    ]
+    g.run(60000, levels=lambda rel: 0b100 if rel < 50000 else 0b001)
+    # the preempt input (debounced at 32100) ends ns at once (min green long over), holds ew
+    # until it drops (50100), then ns is served again
+    assert g.heads() == (
+        "0 ff, 2000 rr, 3000 Gr, 32100 yr, 35100 rr, 36100 rG, 50100 ry, 53600 rr, 54100 Gr"
+    )

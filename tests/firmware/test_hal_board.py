@@ -24,7 +24,7 @@ class FakePin:
         self.id = pin_id
         self.mode = mode
         self.pull = pull
-        self.level = 0 if value is None else value
+        self.level = machine.levels.get(pin_id, 0) if value is None else value
         machine.pins[pin_id] = self
 
     def value(self, v=None):
@@ -45,13 +45,16 @@ class FakeUart:
     def any(self):
         return len(self.incoming)
 
-    def read(self):
+    def readinto(self, buf):
         self.reads += 1
-        data, self.incoming = self.incoming, b""
-        return data or None  # like MicroPython: None when nothing is waiting
+        n = min(len(buf), len(self.incoming))
+        buf[:n] = self.incoming[:n]
+        self.incoming = self.incoming[n:]
+        return n or None  # like MicroPython: None when nothing is waiting
 
-    def write(self, data):
-        self.sent.append(bytes(data))
+    def write(self, data, n=-1):
+        data = bytes(data) if n < 0 else bytes(data[:n])
+        self.sent.append(data)
         return len(data)
 
 
@@ -70,8 +73,11 @@ class FakeMachine(types.ModuleType):
     def __init__(self):
         super().__init__("machine")
         self.pins = {}
+        self.levels = {}  # input levels the board sees when it creates each pin
         self.uart = None
         self.wdt = None
+        self.cause = 1
+        self.resets = 0
         machine = self
 
         class Pin(FakePin):
@@ -89,6 +95,15 @@ class FakeMachine(types.ModuleType):
         self.Pin = Pin
         self.UART = uart
         self.WDT = wdt
+        self.PWRON_RESET = 1
+        self.WDT_RESET = 3
+        self.SOFT_RESET = 5
+
+    def reset_cause(self):
+        return self.cause
+
+    def reset(self):
+        self.resets += 1
 
 
 def _swap_modules(entries):
@@ -106,13 +121,26 @@ def _restore_modules(saved):
             sys.modules[name] = mod
 
 
-def _import_hal_board(machine):
+class FakeAsyncio(types.ModuleType):
+    """MicroPython's asyncio as hal_board uses it: sleep_ms (CPython's asyncio has none)."""
+
+    def __init__(self):
+        super().__init__("asyncio")
+        self.sleeps = []
+
+        async def sleep_ms(ms):
+            self.sleeps.append(ms)
+
+        self.sleep_ms = sleep_ms
+
+
+def _import_hal_board(machine, asyncio_module=None):
     """A fresh firmware.hal_board bound to `machine`; sys.modules is left as it was."""
     import firmware
 
     had_attr = hasattr(firmware, "hal_board")
     old_attr = getattr(firmware, "hal_board", None)
-    saved = _swap_modules({"machine": machine})
+    saved = _swap_modules({"machine": machine, "asyncio": asyncio_module or FakeAsyncio()})
     saved["firmware.hal_board"] = sys.modules.pop("firmware.hal_board", None)
     try:
         import firmware.hal_board as hal_board
@@ -130,14 +158,13 @@ PINMAP = {
     "uart": [1, 115200, 4, 5],
     "detectors": [10, 11, 12],
     "heads": [[20, 21, 22], [23, 24, 25], [26, 27, 28], [29, 30, 31], [32, 33, 34]],
-    "wdt_ms": 2500,
 }
 
 
-def _board(pinmap=PINMAP, arm_watchdog=True):
-    machine = FakeMachine()
+def _board(pinmap=PINMAP, machine=None):
+    machine = machine or FakeMachine()
     hal_board = _import_hal_board(machine)
-    return hal_board.Board(pinmap, arm_watchdog=arm_watchdog), machine
+    return hal_board.Board(pinmap), machine
 
 
 def _lamps(machine, pinmap=PINMAP):
@@ -163,7 +190,7 @@ def _with_time(now, fn, *args):
         _restore_modules(saved)
 
 
-def test_constructs_pins_uart_and_watchdog_from_the_pin_map():
+def test_constructs_pins_and_uart_from_the_pin_map_and_no_watchdog_until_armed():
     board, machine = _board()
     assert machine.uart.args == (1, 115200, 4, 5)
     for p in PINMAP["detectors"]:
@@ -171,10 +198,27 @@ def test_constructs_pins_uart_and_watchdog_from_the_pin_map():
     for lamps in PINMAP["heads"]:
         for p in lamps:
             assert (machine.pins[p].mode, machine.pins[p].level) == (FakePin.OUT, 0)
-    assert machine.wdt.timeout == 2500
-    default = dict(PINMAP)
-    del default["wdt_ms"]
-    assert _board(default)[1].wdt.timeout == 4000
+    assert machine.wdt is None  # maintenance mode never arms it
+    assert board.heads == 5 and board.strapped is False and board.cause == "power"
+
+
+def test_reset_cause_and_strap_from_the_board():
+    for code, cause in ((1, "power"), (3, "wdt"), (5, "soft")):
+        machine = FakeMachine()
+        machine.cause = code
+        assert _board(machine=machine)[0].cause == cause
+    for level, strapped in ((0, True), (1, False)):
+        machine = FakeMachine()
+        machine.levels[40] = level  # the jumper, read at start-up
+        board, _ = _board(dict(PINMAP, strap=40), machine)
+        assert board.strapped is strapped
+
+
+def test_reset_flashes_the_heads_first():
+    board, machine = _board()
+    board.write_heads(0, bytearray(b"GGyrr"))
+    _with_time(700, board.reset)
+    assert machine.resets == 1 and _lamps(machine) == ["100"] * 5
 
 
 def test_each_signal_char_lights_its_lamp():
@@ -199,29 +243,20 @@ def test_flash_blinks_red_at_1_hz_over_now_ms():
 
 
 def test_flash_keeps_blinking_on_each_tick():
-    board, machine = _board()
+    machine = FakeMachine()
+    fake_asyncio = FakeAsyncio()
+    board = _import_hal_board(machine, fake_asyncio).Board(PINMAP)
     board.write_heads(0, bytearray(b"frrrr"))
-    sleeps = []
-    fake_asyncio = types.ModuleType("asyncio")
-
-    async def sleep_ms(ms):
-        sleeps.append(ms)
-
-    fake_asyncio.sleep_ms = sleep_ms  # CPython's asyncio has no sleep_ms
 
     def tick():
-        coro = board.wait_tick()
+        coro = board.pause(1)  # the control task's pause
         raises(StopIteration, coro.send, None)
 
-    saved = _swap_modules({"asyncio": fake_asyncio})
-    try:
-        _with_time(600, tick)
-        assert _lamps(machine)[:2] == ["100", "100"]
-        _with_time(1100, tick)
-        assert _lamps(machine)[:2] == ["000", "100"]
-    finally:
-        _restore_modules(saved)
-    assert sleeps and all(ms > 0 for ms in sleeps)
+    _with_time(600, tick)
+    assert _lamps(machine)[:2] == ["100", "100"]
+    _with_time(1100, tick)
+    assert _lamps(machine)[:2] == ["000", "100"]
+    assert fake_asyncio.sleeps == [10, 10]
 
 
 def test_all_flash_drives_every_head_to_flash():
@@ -242,30 +277,41 @@ def test_detector_bitmask_active_high_and_low():
         assert board.read_detectors() == expected, (active_low, board.read_detectors())
 
 
-def test_uart_read_returns_none_when_nothing_is_waiting():
+def test_uart_readinto_returns_0_when_nothing_is_waiting():
     board, machine = _board()
-    assert board.uart_read() is None
-    assert machine.uart.reads == 0  # no read call, so no allocation, when nothing is there
+    buf = bytearray(8)
+    assert board.uart_readinto(buf) == 0
+    assert machine.uart.reads == 0  # no read call when nothing is there
     machine.uart.incoming = b"\x01\x02\x00"
-    assert board.uart_read() == b"\x01\x02\x00"
-    assert board.uart_read() is None
+    assert board.uart_readinto(buf) == 3 and buf[:3] == b"\x01\x02\x00"
+    assert board.uart_readinto(buf) == 0
 
 
-def test_uart_write_skips_empty_data():
+def test_uart_write_sends_the_first_n_bytes_and_skips_none():
     board, machine = _board()
-    board.uart_write(b"")
-    board.uart_write(b"\x05\x00")
-    assert machine.uart.sent == [b"\x05\x00"]
+    board.uart_write(bytearray(b"\x05\x00\x07"), 0)
+    board.uart_write(bytearray(b"\x05\x00\x07"), 2)
+    board.uart_write(b"\x09\x00")
+    assert machine.uart.sent == [b"\x05\x00", b"\x09\x00"]
 
 
-def test_watchdog_fed_only_when_armed():
+def test_watchdog_fed_only_once_armed_and_armed_once():
     board, machine = _board()
-    board.feed_watchdog()
-    board.feed_watchdog()
-    assert machine.wdt.feeds == 2
-    board, machine = _board(arm_watchdog=False)  # maintenance mode
-    board.feed_watchdog()
+    board.feed_watchdog()  # maintenance mode: nothing to feed
     assert machine.wdt is None
+    board.arm_watchdog(2500)
+    wdt = machine.wdt
+    board.arm_watchdog(4000)  # a WDT cannot be re-armed: the first stays
+    board.feed_watchdog()
+    board.feed_watchdog()
+    assert machine.wdt is wdt and wdt.timeout == 2500 and wdt.feeds == 2
+
+
+def test_after_all_flash_only_a_reset_moves_the_heads():
+    board, machine = _board()
+    _with_time(700, board.all_flash, 5)
+    board.write_heads(700, bytearray(b"GGrrr"))
+    assert _lamps(machine) == ["100"] * 5
 
 
 def test_now_ms_masks_the_tick_counter_to_the_board_period():
@@ -276,7 +322,8 @@ def test_now_ms_masks_the_tick_counter_to_the_board_period():
 
 
 def test_import_leaves_sys_modules_as_it_was():
-    before = {name: sys.modules.get(name) for name in ("machine", "firmware.hal_board")}
+    names = ("machine", "asyncio", "firmware.hal_board")
+    before = {name: sys.modules.get(name) for name in names}
     _board()
-    after = {name: sys.modules.get(name) for name in ("machine", "firmware.hal_board")}
+    after = {name: sys.modules.get(name) for name in names}
     assert after == before

@@ -26,7 +26,7 @@ COBS_VECTORS = [
 ]
 
 # HEARTBEAT, seq 7, t_ms 1234, as it goes on the wire with the current SCHEMA.
-HEARTBEAT_FRAME = b"\x07\x01\xa1\xa2hG\x01\x02\x07\x01\x07\x04\xd2\xa1+|t\x00"
+HEARTBEAT_FRAME = b"\x07\x01s8\x98\xa0\x01\x02\x07\x01\x07\x04\xd2?r\xda\xcc\x00"
 
 
 def _raw_frame(version, schema_hash, mtype, seq, payload):
@@ -79,7 +79,7 @@ def test_cobs_round_trip_random():
 def test_schema_hash_is_pinned():
     # Changing SCHEMA changes every frame on the wire: update this literal deliberately.
     assert P.SCHEMA_HASH == binascii.crc32(P.SCHEMA.encode()) & 0xFFFFFFFF
-    assert P.SCHEMA_HASH == 0xA1A26847
+    assert P.SCHEMA_HASH == 0x733898A0
 
 
 def test_schema_names_every_code():
@@ -102,6 +102,7 @@ def test_constants_match_the_contract():
     assert (P.T_EVENT, P.T_COMMAND, P.T_ACK) == (4, 5, 6)
     assert (P.MODE_STARTUP, P.MODE_REMOTE, P.MODE_LOCAL, P.MODE_FLASH) == (0, 1, 2, 3)
     assert (P.CMD_HOLD, P.CMD_SWITCH, P.CMD_CLEAR) == (1, 2, 3)
+    assert (P.CMD_CALL, P.CMD_OMIT, P.CMD_PREEMPT) == (4, 5, 6)
     assert (P.ACK_OK, P.ACK_REFUSED, P.ACK_UNKNOWN, P.ACK_MALFORMED) == (0, 1, 2, 3)
     assert (P.EV_BOOT, P.EV_MODE, P.EV_FAULT, P.EV_LINK_UP) == (1, 2, 3, 4)
     assert (P.EV_LINK_DOWN, P.EV_DETECTOR, P.EV_REFUSED) == (5, 6, 7)
@@ -112,7 +113,7 @@ def test_known_frame_exact_bytes():
     frame = P.encode(P.T_HEARTBEAT, 7, P.pack_heartbeat(1234))
     assert frame == HEARTBEAT_FRAME
     raw = P.cobs_decode(frame[:-1])
-    assert raw[:8] == b"\x01\xa1\xa2\x68\x47\x01\x00\x07"  # version, schema, type, seq
+    assert raw[:8] == b"\x01\x73\x38\x98\xa0\x01\x00\x07"  # version, schema, type, seq
     assert raw[8:12] == b"\x00\x00\x04\xd2"  # 1234 big-endian
     assert raw[12:] == struct.pack(">I", binascii.crc32(raw[:12]) & 0xFFFFFFFF)
     assert P.Decoder().feed(HEARTBEAT_FRAME) == [(P.T_HEARTBEAT, 7, b"\x00\x00\x04\xd2")]
@@ -324,3 +325,87 @@ def test_unpack_wrong_length_raises():
     raises(ValueError, P.unpack_command, b"\x01\x02\x03")
     raises(ValueError, G.unpack_ack, b"\x00\x01")
     raises(ValueError, G.unpack_ack, b"\x00\x01\x00\xff")  # text must be ASCII
+
+
+# --- the controller's in-place paths (Encoder.frame_into, Decoder.push) ------------------------
+
+
+def _frame_into(mtype, seq, payload):
+    enc = P.Encoder()
+    out = bytearray(P.MAX_FRAME + 8)
+    end = enc.frame_into(out, 3, mtype, seq, enc.put(payload))
+    return bytes(out[3:end])
+
+
+def test_frame_into_gives_the_same_bytes_as_encode():
+    assert _frame_into(P.T_HEARTBEAT, 7, P.pack_heartbeat(1234)) == HEARTBEAT_FRAME
+    rng = _rng(5)
+    for n in list(range(0, 20)) + [240, 241, 242, 243, P.MAX_PAYLOAD]:
+        for _ in range(6):
+            # zeros are common and runs of non-zero bytes cross the 254-byte block edge
+            payload = bytes(rng.choice((0, 0, 1, 255, rng.getrandbits(8))) for _ in range(n))
+            seq = rng.getrandbits(16)
+            assert _frame_into(P.T_EVENT, seq, payload) == P.encode(P.T_EVENT, seq, payload)
+    nonzero = bytes(range(1, 256))[: P.MAX_PAYLOAD]
+    assert _frame_into(P.T_ACK, 0x101, nonzero) == P.encode(P.T_ACK, 0x101, nonzero)
+
+
+def test_frame_into_refuses_what_does_not_fit_and_writes_nothing():
+    enc = P.Encoder()
+    frame = P.encode(P.T_HEARTBEAT, 1, P.pack_heartbeat(5))
+    out = bytearray(len(frame) + 2)
+    assert enc.frame_into(out, 3, P.T_HEARTBEAT, 1, enc.put(P.pack_heartbeat(5))) == -1
+    assert out == bytearray(len(frame) + 2)
+    assert raises(ValueError, enc.put, bytes(P.MAX_PAYLOAD + 1))
+
+
+def _push_all(dec, data):
+    return _push_all_n(dec, data, len(data))
+
+
+def test_push_decodes_every_frame_in_any_chunking():
+    rng = _rng(11)
+    msgs = [(P.T_HEARTBEAT, 1, P.pack_heartbeat(99)), (P.T_COMMAND, 2, b"\x01\x00")]
+    for n in (0, 1, 100, 243, P.MAX_PAYLOAD):
+        msgs.append((P.T_EVENT, n, bytes(rng.choice((0, 7, 255)) for _ in range(n))))
+    stream = b"\x00\x00" + b"".join(P.encode(*m) for m in msgs)
+    dec = P.Decoder()
+    got = []
+    i = 0
+    while i < len(stream):
+        j = min(len(stream), i + rng.randint(1, 40))
+        chunk = bytearray(stream[i:j]) + bytearray(7)  # only [:n] counts
+        got += _push_all_n(dec, chunk, j - i)
+        i = j
+    assert got == msgs
+    assert dec.frames == len(msgs) and dec.dropped == 0
+
+
+def _push_all_n(dec, buf, n):
+    got = []
+    i = 0
+    while i < n:
+        i = dec.push(buf, i, n)
+        if dec.mtype >= 0:
+            got.append((dec.mtype, dec.seq, dec.payload()))
+    return got
+
+
+def test_push_counts_bad_frames_by_the_same_reasons_as_feed():
+    good = P.encode(P.T_HEARTBEAT, 3, P.pack_heartbeat(1))
+    bad_crc = bytearray(good)
+    bad_crc[-3] ^= 0x40
+    if bad_crc[-3] == 0:
+        bad_crc[-3] = 1
+    cases = [
+        bytes(bad_crc),
+        b"\x05\x01\x02\x00",  # code runs past the end
+        b"\x03\x01\x02\x00",  # too short
+        b"\xff" + bytes(range(1, 255)) * 2 + b"\x00",  # over MAX_FRAME
+    ]
+    for data in cases:
+        a = P.Decoder()
+        b = P.Decoder()
+        a.feed(data + good)
+        assert _push_all(b, data + good) == [(P.T_HEARTBEAT, 3, P.pack_heartbeat(1))]
+        assert a.errors == b.errors, (data, a.errors, b.errors)

@@ -592,3 +592,16 @@ def test_a_rebirth_request_republishes_state_and_health(make_rig):
         assert states[-1]["signals"] == st["signals"] and states[-1] is not st  # said again
     finally:
         op.close(offline=False)
+
+
+@pytest.mark.parametrize("code", [P.CMD_SWITCH, P.CMD_CALL, P.CMD_OMIT, P.CMD_PREEMPT])
+@pytest.mark.parametrize("arg", [-1, 256, 1000])
+def test_a_request_whose_argument_does_not_fit_one_byte_is_refused_before_the_wire(code, arg):
+    # pack_command masks the argument to a byte: 256 would reach the controller as phase 0
+    ix = cross()
+    mqtt = Mqtt("mqtt://127.0.0.1:1", "unused", "unused/availability")  # never connected
+    gw = Gateway(ix, "loop://", mqtt, ScaledClock(time.time_ns(), 1.0), site="s")
+    with pytest.raises(ValueError, match="does not fit the wire"):
+        gw.request(code, arg)
+    gw.request(code, 1)  # in range: queued
+    assert gw._requests.qsize() == 1

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from firmware import config, ticks
 from firmware import monitor as mon_mod
 from firmware.monitor import Monitor
-from firmware.sequencer import CLEAR, GREEN, HOLD, SWITCH, Sequencer
+from firmware.sequencer import CLEAR, GREEN, HOLD, PREEMPT, SWITCH, Sequencer
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_GAP = 200  # ms between control ticks, at most
@@ -175,7 +175,9 @@ def test_hostile_gateway_never_breaks_safety_or_starves_a_call(
             code, arg = hostile_request(rnd, mode, n_ph)
             result, reason = seq.request(code, arg, now)
             assert result in (0, 1, 2) and isinstance(reason, str)
-            assert (result == 2) == (code not in (HOLD, SWITCH, CLEAR))
+            assert (result == 2) == (code not in range(HOLD, PREEMPT + 1))
+            if code == PREEMPT:
+                seq.request(PREEMPT, 255, now)  # preemption suspends the bound: tested below
         if seq.step(now, calls):
             heads = bytes(seq.signals).decode()
             assert heads != oracle.last

@@ -1,0 +1,66 @@
+# Runs on MicroPython (started by benchmarks/firmware_tick.py): the control tick's cost.
+"""Time N control ticks of the compiled firmware on the interpreter: Controller.receive + step
+with heartbeats from a gateway and detector calls moving round, as the app's tasks run them.
+Prints one line: `tick_us mean <us> p50 <us> p99 <us> max <us> ticks <n> config <id>`."""
+
+import gc
+import sys
+import time
+from array import array
+
+from firmware import config_data  # noqa: F401 (loaded before the validator, as at start-up)
+from firmware.config import load
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+CFG = {
+    "v": 1,
+    "id": "bench4",
+    "groups": ["nl", "nt", "st", "ew", "ewp"],
+    "ped": [0, 0, 0, 0, 1],
+    "conflicts": [[0, 2], [0, 3], [0, 4], [1, 3], [1, 4], [2, 3], [2, 4]],
+    "phases": [[0, 1], [1, 2], [3], [3, 4]],
+    "timing": [
+        [5000, 15000, 2000, 3000, 1000],
+        [8000, 30000, 3000, 4000, 2000],
+        [6000, 20000, 2000, 3500, 1500],
+        [7000, 25000, 2000, 3000, 1000],
+    ],
+    "detectors": [[0], [1], [2], [3]],
+    "startup_flash": 4000,
+    "startup_all_red": 2000,
+}
+
+
+def main():
+    from firmware import protocol as P
+    from firmware import protocol_gateway as G
+    from firmware.controller import Controller
+
+    ctl = Controller(load(CFG), 0)
+    hb = [G.encode(P.T_HEARTBEAT, k, P.pack_heartbeat(k * 1000)) for k in range(N // 100 + 2)]
+    rx = bytearray(64)
+    took = array("i", bytes(4 * N))
+    gc.collect()
+    for k in range(N):
+        t = k * 10
+        n = 0
+        if t % 1000 == 500:
+            f = hb[t // 1000]
+            n = len(f)
+            rx[0:n] = f
+        levels = 1 << ((t // 2000) % 4)
+        t0 = time.ticks_us()
+        ctl.receive(t, rx, n)
+        ctl.step(t, levels)
+        ctl.out_n = 0
+        took[k] = time.ticks_diff(time.ticks_us(), t0)
+    took = sorted(took)
+    mean = sum(took) / N
+    print(
+        "tick_us mean {:.1f} p50 {} p99 {} max {} ticks {} config {}".format(
+            mean, took[N // 2], took[N * 99 // 100], took[-1], N, CFG["id"]
+        )
+    )
+
+
+main()

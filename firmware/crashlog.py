@@ -1,0 +1,171 @@
+"""Boot records on flash: the last crash, abnormal resets in a row, and the maintenance flag.
+
+Files in the flash directory (beside the config, see storage.py):
+
+  crash.txt   the last crash or stalled task, at most MAX_RECORD bytes; read and removed at boot
+  resets      how many abnormal resets (crash or watchdog) happened in a row, as a decimal
+  maint       maintenance flag: the seconds maintenance mode may last, as a decimal
+
+`boot` decides what this start-up runs: the app, safe mode (flash, link up, app not started)
+after SAFE_AFTER abnormal resets in a row, or maintenance mode (no app, no watchdog) when the
+flag or the strap input asks for it. Every file is small and written through a temporary file
+and a rename, so a power cut leaves the old or the new content; unreadable content counts as
+absent, so a broken file can never keep the controller out of service or stop it from counting.
+"""
+
+try:
+    import os
+except ImportError:  # older MicroPython ports
+    import uos as os  # pyright: ignore[reportMissingImports]
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
+
+
+CRASH = "crash.txt"
+RESETS = "resets"
+MAINT = "maint"
+MAX_RECORD = const(240)  # fits an EVENT frame's detail with room for a prefix
+SAFE_AFTER = const(3)  # abnormal resets in a row that keep the app from starting
+MAX_MAINT_S = const(86400)
+
+RUN = const(0)
+SAFE = const(1)
+MAINTENANCE = const(2)
+MODE_NAMES = ("run", "safe", "maintenance")
+
+
+def _path(dirpath, name):
+    return dirpath.rstrip("/") + "/" + name
+
+
+def _write(dirpath, name, data):
+    tmp = _path(dirpath, name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, _path(dirpath, name))
+
+
+def _read(dirpath, name, limit):
+    try:
+        with open(_path(dirpath, name), "rb") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+
+
+def _remove(dirpath, name):
+    try:
+        os.remove(_path(dirpath, name))
+    except OSError:
+        pass
+
+
+def _int(data):
+    try:
+        return int(data)
+    except (TypeError, ValueError):
+        return -1
+
+
+def write_crash(dirpath, text):
+    """Keep `text` (truncated to MAX_RECORD bytes, ASCII) as the record the next boot reports."""
+    b = text.encode()[:MAX_RECORD]
+    _write(dirpath, CRASH, bytes(c if 31 < c < 127 else 63 for c in b))
+
+
+def take_crash(dirpath):
+    """The crash record left by the last run (and forget it), or None."""
+    data = _read(dirpath, CRASH, MAX_RECORD)
+    if data is None:
+        return None
+    _remove(dirpath, CRASH)
+    return bytes(c if 31 < c < 127 else 63 for c in data).decode()  # a torn write is no crash
+
+
+def resets(dirpath):
+    """Abnormal resets in a row so far (0 when the file is missing or unreadable)."""
+    n = _int(_read(dirpath, RESETS, 12))
+    return n if n > 0 else 0
+
+
+def set_resets(dirpath, n):
+    _write(dirpath, RESETS, b"%d" % n)
+
+
+def maintenance_s(dirpath):
+    """Seconds of maintenance mode the flag asks for, or 0. A bad flag is removed and ignored:
+    only a flag that says what it wants can keep the app from starting."""
+    data = _read(dirpath, MAINT, 12)
+    if data is None:
+        return 0
+    s = _int(data.strip())
+    if s <= 0 or s > MAX_MAINT_S:
+        _remove(dirpath, MAINT)
+        return 0
+    return s
+
+
+def end_maintenance(dirpath):
+    _remove(dirpath, MAINT)
+
+
+def steady(dirpath):
+    """The app has run steadily: a run of abnormal resets is over."""
+    if resets(dirpath):
+        set_resets(dirpath, 0)
+
+
+def describe(e):
+    """One line for a crash record: the error, then the innermost frames first."""
+    import io
+    import sys
+
+    buf = io.StringIO()
+    print_exception = getattr(sys, "print_exception", None)
+    if print_exception is not None:  # MicroPython
+        print_exception(e, buf)
+    else:
+        import traceback  # pyright: ignore[reportMissingImports]  (CPython, for the tests)
+
+        traceback.print_exception(type(e), e, e.__traceback__, file=buf)
+    text = buf.getvalue()  # pyright: ignore[reportAttributeAccessIssue]  (MicroPython has it)
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    frames = [ln for ln in lines if ln.startswith("File ")]
+    frames.reverse()
+    return "%s: %s; at %s" % (type(e).__name__, e, " < ".join(frames))
+
+
+def record(dirpath, e):
+    """Keep a record of the unhandled exception e for the next boot (and print it)."""
+    text = "crash " + describe(e)
+    print(text)
+    write_crash(dirpath, text)
+
+
+def boot(dirpath, cause, strap=False):
+    """(mode, detail, maintenance seconds) for this start-up; updates the files.
+
+    `cause` is the HAL's reset cause ("power", "soft" or "wdt"). A boot is abnormal when the
+    last run left a crash record or the watchdog reset us; a normal boot keeps the count (it
+    is cleared once the app has run steadily, or by maintenance mode).
+    """
+    record = take_crash(dirpath)
+    if strap or maintenance_s(dirpath):
+        set_resets(dirpath, 0)  # a technician is here: the next normal boot tries the app
+        why = "strap" if strap else "flag"
+        return MAINTENANCE, "maintenance (" + why + ")", 0 if strap else maintenance_s(dirpath)
+    n = resets(dirpath)
+    if record is not None or cause == "wdt":
+        n += 1
+        set_resets(dirpath, n)
+    detail = "reset " + cause
+    if record is not None:
+        detail += "; " + record
+    if n >= SAFE_AFTER:
+        return SAFE, "safe mode: %d abnormal resets in a row; %s" % (n, detail), 0
+    return RUN, detail, 0
