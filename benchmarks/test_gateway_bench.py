@@ -91,8 +91,8 @@ class Bench:
         self.gw.stop()
         for m in (self.mqtt, self.sub):
             m.close(offline=False)
-        self.wire.close()
-        for fd in (self.tx, self._tx_r, self._rx, self._rx_w):
+        self.wire.close()  # closes the ends it was given (_tx_r, _rx_w)
+        for fd in (self.tx, self._rx):
             os.close(fd)
 
 

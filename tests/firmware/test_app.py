@@ -3,10 +3,9 @@ import asyncio
 import gc
 import os
 import sys
-import time
 
 from configs import two
-from mpcompat import raises
+from mpcompat import raises, rmtree, tmpdir
 
 import firmware
 from firmware import app
@@ -15,25 +14,6 @@ from firmware import protocol_gateway as G
 from firmware.hal import Hal
 
 MICROPYTHON = sys.implementation.name == "micropython"
-
-
-def _tmpdir():
-    """A fresh empty directory under /tmp (MicroPython has no tempfile)."""
-    stamp = time.time_ns()
-    for i in range(100):
-        path = "/tmp/gw-app-%d-%d" % (stamp, i)
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        return path
-    raise OSError("could not create a directory under /tmp")
-
-
-def _rmtree(path):
-    for name in os.listdir(path):
-        os.remove(path + "/" + name)
-    os.rmdir(path)
 
 
 class Reset(Exception):
@@ -178,7 +158,7 @@ def test_main_runs_the_tasks_until_the_hal_quits_and_feeds_the_watchdog():
 
 
 def test_a_frozen_task_stops_the_feeding_and_drives_the_heads_to_flash():
-    d = _tmpdir()
+    d = tmpdir("app")
     try:
         hal = FakeHal(ticks=600, levels=0b01, flash_dir=d)
         hal.frozen = 2  # the link task
@@ -189,7 +169,7 @@ def test_a_frozen_task_stops_the_feeding_and_drives_the_heads_to_flash():
         with open(d + "/crash.txt") as f:
             assert f.read() == "watchdog: task link stalled"
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_a_task_that_raises_ends_main_with_its_exception():
@@ -203,7 +183,7 @@ def test_a_task_that_raises_ends_main_with_its_exception():
 def test_run_on_a_crash_flashes_records_and_resets_then_the_next_boot_reports_it():
     from firmware import boot, storage
 
-    d = _tmpdir()
+    d = tmpdir("app")
     saved = boot.make_hal
     try:
         storage.save(d, two())
@@ -228,4 +208,4 @@ def test_run_on_a_crash_flashes_records_and_resets_then_the_next_boot_reports_it
         assert "crash.txt" not in os.listdir(d)
     finally:
         boot.make_hal = saved
-        _rmtree(d)
+        rmtree(d)

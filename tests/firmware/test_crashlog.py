@@ -1,27 +1,9 @@
 # Runs on CPython (pytest) and on MicroPython (mprun.py): plain functions and asserts only.
 import os
-import time
+
+from mpcompat import rmtree, tmpdir
 
 from firmware import crashlog as C
-
-
-def _tmpdir():
-    """A fresh empty directory under /tmp (MicroPython has no tempfile)."""
-    stamp = time.time_ns()
-    for i in range(100):
-        path = "/tmp/gw-crashlog-%d-%d" % (stamp, i)
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        return path
-    raise OSError("could not create a directory under /tmp")
-
-
-def _rmtree(path):
-    for name in os.listdir(path):
-        os.remove(path + "/" + name)
-    os.rmdir(path)
 
 
 def _write(path, data):
@@ -30,7 +12,7 @@ def _write(path, data):
 
 
 def test_a_crash_record_is_bounded_ascii_and_read_once():
-    d = _tmpdir()
+    d = tmpdir("crashlog")
     try:
         assert C.take_crash(d) is None
         C.write_crash(d, "crash ValueError: caf\u00e9 " + "x" * 1000)
@@ -40,11 +22,11 @@ def test_a_crash_record_is_bounded_ascii_and_read_once():
         assert C.take_crash(d) is None
         assert os.listdir(d) == []
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_a_normal_boot_runs_the_app_and_keeps_the_count():
-    d = _tmpdir()
+    d = tmpdir("crashlog")
     try:
         assert C.boot(d, "power") == (C.RUN, "reset power", 0)
         assert C.resets(d) == 0
@@ -52,11 +34,11 @@ def test_a_normal_boot_runs_the_app_and_keeps_the_count():
         assert C.boot(d, "soft")[0] == C.RUN
         assert C.resets(d) == 2
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_three_abnormal_resets_in_a_row_mean_safe_mode_until_a_steady_run():
-    d = _tmpdir()
+    d = tmpdir("crashlog")
     try:
         C.write_crash(d, "crash ZeroDivisionError: x")
         assert C.boot(d, "soft") == (C.RUN, "reset soft; crash ZeroDivisionError: x", 0)
@@ -71,21 +53,21 @@ def test_three_abnormal_resets_in_a_row_mean_safe_mode_until_a_steady_run():
         C.steady(d)
         assert C.resets(d) == 0 and C.boot(d, "power")[0] == C.RUN
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_a_broken_count_file_counts_as_zero():
-    d = _tmpdir()
+    d = tmpdir("crashlog")
     try:
         _write(d + "/" + C.RESETS, b"\xff\x00garbage")
         assert C.resets(d) == 0
         assert C.boot(d, "wdt")[0] == C.RUN and C.resets(d) == 1
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_maintenance_by_flag_or_strap_and_a_bad_flag_is_ignored():
-    d = _tmpdir()
+    d = tmpdir("crashlog")
     try:
         C.set_resets(d, 5)
         assert C.boot(d, "power", strap=True) == (C.MAINTENANCE, "maintenance (strap)", 0)
@@ -99,7 +81,7 @@ def test_maintenance_by_flag_or_strap_and_a_bad_flag_is_ignored():
             assert C.boot(d, "power")[0] == C.RUN, bad
             assert C.MAINT not in os.listdir(d), bad
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_describe_names_the_error_and_the_innermost_function_first():

@@ -4,34 +4,14 @@ import gc
 import json
 import os
 import sys
-import time
 
-from mpcompat import raises
+from mpcompat import raises, rmtree, tmpdir
 
 from firmware import storage
 
 OLD = {"v": 1, "id": "old", "startup_flash": 5000}
 NEW = {"v": 1, "id": "new", "startup_flash": 6000}
 NEWER = {"v": 1, "id": "newer", "startup_flash": 7000}
-
-
-def _tmpdir():
-    """A fresh empty directory under /tmp (MicroPython has no tempfile)."""
-    stamp = time.time_ns()
-    for i in range(100):
-        path = "/tmp/gw-storage-%d-%d" % (stamp, i)
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        return path
-    raise OSError("could not create a directory under /tmp")
-
-
-def _rmtree(path):
-    for name in os.listdir(path):
-        os.remove(path + "/" + name)
-    os.rmdir(path)
 
 
 def _read(path):
@@ -55,7 +35,7 @@ def _file(body, version=1, length=None):
 
 
 def test_round_trip_and_last_good_kept():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         assert storage.load(d) == (OLD, "config.json")
@@ -66,21 +46,21 @@ def test_round_trip_and_last_good_kept():
         os.remove(d + "/config.json")
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_dirpath_with_trailing_slash():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d + "/", OLD)
         assert storage.load(d + "/") == (OLD, "config.json")
         assert storage.load(d) == (OLD, "config.json")
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_corrupted_byte_falls_back_to_last_good():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
@@ -90,11 +70,11 @@ def test_corrupted_byte_falls_back_to_last_good():
         _write(d + "/config.json", raw)
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_corrupted_header_falls_back_to_last_good():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
@@ -103,11 +83,11 @@ def test_corrupted_header_falls_back_to_last_good():
         _write(d + "/config.json", raw)
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_truncated_or_padded_current_refused():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         raw = _read(d + "/config.json")
@@ -116,11 +96,11 @@ def test_truncated_or_padded_current_refused():
             e = raises(storage.StorageError, storage.load, d)
             assert "config.json" in e.problems[0], e.problems
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_truncated_tmp_left_behind_is_ignored():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
@@ -131,11 +111,11 @@ def test_truncated_tmp_left_behind_is_ignored():
         assert storage.load(d) == (NEWER, "config.json")
         assert "config.tmp" not in os.listdir(d)
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_wrong_format_version_refused():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         _write(d + "/config.json", _file(json.dumps(NEW).encode(), version=2))
         e = raises(storage.StorageError, storage.load, d)
@@ -144,11 +124,11 @@ def test_wrong_format_version_refused():
         assert "config.lkg" not in os.listdir(d)
         assert storage.load(d) == (OLD, "config.json")
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_valid_checksum_but_not_an_object_refused():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         _write(d + "/config.json", _file(b"[1, 2]"))
         _write(d + "/config.lkg", _file(b"{nope"))
@@ -156,11 +136,11 @@ def test_valid_checksum_but_not_an_object_refused():
         assert "not a JSON object" in e.problems[0], e.problems
         assert "not JSON" in e.problems[1], e.problems
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_neither_usable_is_a_clear_error():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         e = raises(storage.StorageError, storage.load, d)
         assert e.problems == ["config.json: missing", "config.lkg: missing"], e.problems
@@ -177,11 +157,11 @@ def test_neither_usable_is_a_clear_error():
             "config.lkg: checksum mismatch",
         ], e.problems
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_save_over_broken_current_keeps_older_last_good():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
@@ -191,11 +171,11 @@ def test_save_over_broken_current_keeps_older_last_good():
         os.remove(d + "/config.json")
         assert storage.load(d) == (OLD, "config.lkg")  # the broken file never became lkg
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 def test_save_refuses_bad_values_without_touching_files():
-    d = _tmpdir()
+    d = tmpdir("storage")
     try:
         storage.save(d, OLD)
         before = _read(d + "/config.json")
@@ -205,7 +185,7 @@ def test_save_refuses_bad_values_without_touching_files():
         assert _read(d + "/config.json") == before
         assert "config.lkg" not in os.listdir(d)
     finally:
-        _rmtree(d)
+        rmtree(d)
 
 
 class _PowerCutBlocks:
