@@ -1,4 +1,4 @@
-"""The `greenwave` command: config validate/example, record check, demo, gateway run."""
+"""The `greenwave` command: config validate/example, record check, demo, gateway run, sim."""
 
 from __future__ import annotations
 
@@ -157,6 +157,15 @@ def _add_ctl(sub) -> None:
     ctl.add_arguments(p)
 
 
+def _add_sim(sub) -> None:
+    # edge.sim.cli imports SUMO only when a simulation runs
+    sim = importlib.import_module("edge.sim.cli")
+    p = sub.add_parser("sim", help="simulate SUMO traffic under Greenwave control",
+                       description=sim.__doc__)  # fmt: skip
+    sim.add_arguments(p)
+    p.set_defaults(func=sim.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `greenwave` command."""
     parser = argparse.ArgumentParser(
@@ -209,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_gateway(sub)
     _add_ctl(sub)
+    _add_sim(sub)
     for group in (cfg, rec):
         group.set_defaults(func=_usage(group))
     parser.set_defaults(func=_usage(parser))

@@ -55,6 +55,10 @@ class Imported:
     lanes: dict[str, tuple[str, ...]]  # signal group -> its incoming SUMO lane ids
     detector_lanes: dict[str, tuple[str, ...]]  # detector name -> SUMO lane ids it covers
     warnings: tuple[str, ...] = ()
+    links: dict[str, tuple[int, ...]] | None = None  # signal group -> its SUMO link indices
+    green_states: tuple[str, ...] = ()  # per phase, the SUMO state of its program green phase
+    green_s: tuple[float, ...] = ()  # per phase, the duration of that program green phase
+    sumo_id: str = ""  # the light's id in SUMO (the config id may be rewritten)
 
 
 def read_net(path):
@@ -141,7 +145,19 @@ def import_tls(tls) -> Imported:
     if problems:
         raise SumoImportError(problems)
     detector_lanes = {d.name: lanes[d.calls[0]] for d in dets}
-    return Imported(ix, program_id, lanes, detector_lanes, tuple(warnings))
+    links_of = {g.name: tuple(members[g.name]) for g in groups}
+    greens = [ph for ph in program.getPhases() if any(_COLOUR[c] == _GREEN for c in ph.state)]
+    return Imported(
+        ix,
+        program_id,
+        lanes,
+        detector_lanes,
+        tuple(warnings),
+        links_of,
+        tuple(ph.state for ph in greens),
+        tuple(float(ph.duration) for ph in greens),
+        ident,
+    )
 
 
 def _links(tls, fail):

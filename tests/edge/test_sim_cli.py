@@ -1,0 +1,23 @@
+"""`greenwave sim` on the command line."""
+
+import re
+
+import pytest
+
+pytest.importorskip("libsumo")
+pytest.importorskip("sumolib")
+
+from edge import cli  # noqa: E402
+from tests.simdata import NET, ROUTES  # noqa: E402
+
+
+def test_cli_prints_the_summary(tmp_path, capsys):
+    code = cli.main(
+        ["sim", "--net", str(NET), "--routes", str(ROUTES), "--end", "120", "--seed", "2",
+         "--controller", "max-pressure", "--tripinfo", str(tmp_path / "t.xml"), "--no-progress"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"mean delay \d+\.\d\d s per vehicle", out)
+    assert re.search(r"trips \d+, teleports 0, wall time", out)
+    assert (tmp_path / "t.xml").is_file()

@@ -1,0 +1,76 @@
+"""The strategies: clusters from detector views, and the saturation mode."""
+
+import pytest
+
+pytest.importorskip("libsumo")
+pytest.importorskip("sumolib")
+
+from edge.sim import controllers, runner, sensing  # noqa: E402
+from tests.simdata import NET, TWO_WAY, views  # noqa: E402
+
+
+def _reading(names, entered, sensed_s=10.0, queue=0.0):
+    groups = {
+        n: sensing.GroupView(queue=queue, vehicles=queue, entered=entered, sensed_s=sensed_s)
+        for n in names
+    }
+    return sensing.Reading(dict.fromkeys(names, False), dict.fromkeys(names, False), groups)
+
+
+def test_schedule_clusters_from_detector_views_and_optional_unsensed_flow():
+    imp = runner.import_lights(str(NET))[0]
+    names = [g.name for g in imp.intersection.groups]
+    plain = controllers.make("schedule", imp)
+    assert plain.clusters(0.0, _reading(names, 0, queue=2.0)) == [
+        [(0.0, 0.0, 4.0)],  # two groups of two queued vehicles each per phase
+        [(0.0, 0.0, 4.0)],
+    ]
+    beyond = controllers.Schedule(controllers.PhaseModel(imp), beyond_s=30.0)
+    beyond.clusters(0.0, _reading(names, 0))
+    out = beyond.clusters(120.0, _reading(names, 12))  # 24 veh per phase in 120 s: 720 veh/h
+    assert out == [[(10.0, 30.0, pytest.approx(6.0))], [(10.0, 30.0, pytest.approx(6.0))]]
+
+
+def test_saturation_mode_serves_in_order_until_the_queue_clears():
+    imp = runner.import_lights(str(TWO_WAY))[0]
+    names = {ph.name: ph.groups for ph in imp.intersection.phases}
+    s = controllers.make("schedule", imp)
+    p1_group, p3_group, p4_group = names["p1"][0], names["p3"][0], names["p4"][0]
+    # a stretch 70 % full of standing vehicles: saturation mode
+    full = views(imp, queue={p1_group: 14.0, p4_group: 3.0})
+    assert s.decide(0.0, full, 0, 10.0) == (controllers.HOLD, 0) and s.saturated
+    # p1's queue cleared (below one vehicle per group), a vehicle arriving in 2 s: keep going
+    q = {p1_group: 0.0, p4_group: 13.0}
+    assert s.decide(1.0, views(imp, queue=q, arrivals={p1_group: [2.0]}), 0, 30.0) == (
+        controllers.HOLD,
+        0,
+    )
+    # nothing more for p1: the next phase in order with vehicles (p2 and p3 are empty)
+    assert s.decide(2.0, views(imp, queue=q), 0, 31.0) == (controllers.SWITCH, 3)
+    q = {p3_group: 2.0, p4_group: 13.0}
+    assert s.decide(3.0, views(imp, queue=q), 3, 5.0) == (controllers.HOLD, 3)
+    assert s.saturated  # 13 of 20 still above the 0.3 exit
+    # below 0.3 everywhere: back to the optimizer
+    s.decide(4.0, views(imp, queue={p4_group: 5.0}), 3, 6.0)
+    assert not s.saturated and s.last is not None
+
+
+def test_a_queue_one_max_green_cannot_clear_counts_once_per_max_green_it_needs():
+    imp = runner.import_lights(str(TWO_WAY))[0]
+    model = controllers.PhaseModel(imp)
+    phases = imp.intersection.phases
+    short = min(range(len(phases)), key=lambda p: phases[p].max_green_s)  # a protected left
+    long_ = max(range(len(phases)), key=lambda p: phases[p].max_green_s)
+    assert phases[short].max_green_s < phases[long_].max_green_s
+    per_group = 10.0
+    q = {g: per_group for p in (short, long_) for g in phases[p].groups}
+    reading = views(imp, queue=q)
+    weighted = controllers.Schedule(model).clusters(0.0, reading)
+    plain = controllers.Schedule(model, overflow_weight=False).clusters(0.0, reading)
+    queued = per_group * len(phases[short].groups)
+    need = controllers.STARTUP_LOST_S + queued * model.headway_s[short]
+    assert need > phases[short].max_green_s  # more than one max green's worth
+    assert plain[short] == [(0.0, 0.0, queued)]
+    assert weighted[short] == [(0.0, 0.0, pytest.approx(queued * need / phases[short].max_green_s))]
+    # a queue its max green clears keeps its count
+    assert weighted[long_] == plain[long_] == [(0.0, 0.0, per_group * len(phases[long_].groups))]
