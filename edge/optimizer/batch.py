@@ -1,35 +1,35 @@
 """Replan many intersections in one call: the city batch, parallel over intersections."""
 
+import math
+from itertools import chain
+
 import numpy as np
 
 from edge.optimizer import api
 from edge.optimizer.clusters import ClusterTable, cluster_table, pack_rows
+from edge.optimizer.timing import PhaseTiming
 
 
 def _tables(problems):
     """All problems' clusters as one phase-grouped table: (phase counts, global ptr, rows).
 
-    The fast path checks every row at once; any problem the fast path refuses is then checked
-    on its own, so that the error names it.
+    The fast path reads every number into one array and checks it at once; if it refuses
+    anything, every problem is checked on its own, so that the error names it.
     """
-    lens = []
-    n_phases = []
-    flat = []
-    fast = True
-    for clusters, *_ in problems:
-        if isinstance(clusters, ClusterTable):
-            fast = False
-            break
-        n_phases.append(len(clusters))
-        for c in clusters:
-            lens.append(len(c))
-            flat.extend(c)
-    if fast:
-        try:
-            rows = np.array(flat, dtype=np.float64).reshape(len(flat), 3)
-            fast = bool(np.isfinite(rows).all() and (rows >= 0).all())
-        except (TypeError, ValueError):
-            fast = False
+    per = [problem[0] for problem in problems]
+    try:
+        if any(isinstance(clusters, ClusterTable | str | bytes) for clusters in per):
+            raise TypeError
+        n_phases = list(map(len, per))
+        phases = list(chain.from_iterable(per))
+        lens = list(map(len, phases))
+        triples = list(chain.from_iterable(phases))
+        if triples and set(map(len, triples)) != {3}:
+            raise ValueError
+        rows = np.array(list(chain.from_iterable(triples)), dtype=np.float64).reshape(-1, 3)
+        fast = bool(np.isfinite(rows).all() and (rows >= 0).all())
+    except (TypeError, ValueError):
+        fast = False
     if not fast:
         tables = []
         for m, problem in enumerate(problems):
@@ -42,6 +42,40 @@ def _tables(problems):
         rows = np.concatenate([t.rows for t in tables]).reshape(-1, 3)
     ptr, rows = pack_rows(lens, rows)
     return np.array(n_phases, np.int64), ptr, rows
+
+
+def _checked_args(problems, n_ph, horizon_s, max_work, step_s):
+    """Per problem (timing arrays, current, elapsed), then horizon and step, checked as by
+    `schedule`. The usual types are checked inline; anything else goes through the API's
+    checks, which accept the same inputs and name what is wrong."""
+    tims, curs, elapsed = [], [], []
+    step = horizon = None
+    for m, (problem, n) in enumerate(zip(problems, n_ph.tolist(), strict=True)):
+        _, timing, cur, el = problem
+        if (
+            horizon is not None
+            and isinstance(timing, PhaseTiming)
+            and timing.array.shape[0] == n
+            and type(cur) is int
+            and -1 <= cur < n
+            and type(el) in (float, int)
+            and 0 <= el < math.inf
+        ):
+            tims.append(timing.array)
+            curs.append(cur)
+            elapsed.append(float(el))
+            continue
+        table = ClusterTable(np.zeros(n + 1, np.int64), np.empty((0, 3)))
+        try:
+            tim, cur, el, horizon, step = api._check_schedule_args(
+                table, timing, cur, el, horizon_s, max_work, step_s
+            )
+        except ValueError as exc:
+            raise ValueError(f"problems[{m}]: {exc}") from None
+        tims.append(tim)
+        curs.append(cur)
+        elapsed.append(el)
+    return tims, curs, elapsed, horizon, step
 
 
 def schedule_batch(
@@ -62,33 +96,17 @@ def schedule_batch(
             raise ValueError(f"problems[{m}] must be (clusters, timing, current, elapsed_s)")
     n_ph, gptr, rows = _tables(problems)
     n_int = len(problems)
+    tims, curs, elapsed, horizon, step = _checked_args(problems, n_ph, horizon_s, max_work, step_s)
     ph_ptr = np.zeros(n_int + 1, np.int64)
     np.cumsum(n_ph, out=ph_ptr[1:])
-    tims, curs, elapsed = [], [], []
-    for m, (_, timing, current, el) in enumerate(problems):
-        table = ClusterTable(gptr[ph_ptr[m] : ph_ptr[m + 1] + 1], rows)
-        try:
-            tim, cur, e, horizon, step = api._check_schedule_args(
-                table, timing, current, el, horizon_s, max_work, step_s
-            )
-        except ValueError as exc:
-            raise ValueError(f"problems[{m}]: {exc}") from None
-        tims.append(tim)
-        curs.append(cur)
-        elapsed.append(e)
     in_off = gptr[ph_ptr]
     # Per intersection: its phases' pointers relative to its first row, one extra entry each.
-    in_ptr = np.concatenate([gptr[ph_ptr[m] : ph_ptr[m + 1] + 1] - in_off[m] for m in range(n_int)])
+    owner = np.repeat(np.arange(n_int), n_ph + 1)
+    in_ptr = gptr[np.arange(owner.size) - owner] - in_off[owner]
     tim = np.concatenate(tims)
     kernels = api._k()
-    bounds = [
-        kernels._split_rows(
-            in_ptr[ph_ptr[m] + m : ph_ptr[m + 1] + m + 1], rows[in_off[m] : in_off[m + 1]], tims[m]
-        )
-        for m in range(n_int)
-    ]
     fit_off = np.zeros(n_int + 1, np.int64)
-    np.cumsum(bounds, out=fit_off[1:])
+    kernels._split_batch(ph_ptr, in_ptr, in_off, rows, tim, fit_off)
     total = int(fit_off[-1])
     fit_ptr = np.empty_like(in_ptr)
     dp_end = np.empty_like(in_ptr)  # laid out like fit_ptr, one entry unused per intersection
@@ -126,22 +144,21 @@ def schedule_batch(
         n_greens,
     )
     out = []
-    for m in range(n_int):
-        p = slice(ph_ptr[m] + m, ph_ptr[m + 1] + m + 1)
-        f = slice(fit_off[m], fit_off[m + 1])
-        g = slice(fit_off[m] + m, fit_off[m + 1] + m + 1)
+    p0s, f0s = (ph_ptr + np.arange(n_int + 1)).tolist(), fit_off.tolist()
+    for m, (inf, n_g) in enumerate(zip(info.tolist(), n_greens.tolist(), strict=True)):
+        p0, p1, f0, f1 = p0s[m], p0s[m + 1], f0s[m], f0s[m + 1]
         out.append(
             api._result(
-                int(info[m, 4]),
-                fit_ptr[p],
-                fit[f],
-                dp_end[p][:-1],
-                int(n_greens[m]),
-                g_ph[g],
-                g_t[g],
-                g_k[g],
-                cl_t[f],
-                info[m],
+                int(inf[4]),
+                fit_ptr[p0:p1],
+                fit[f0:f1],
+                dp_end[p0 : p1 - 1],
+                n_g,
+                g_ph[f0 + m : f1 + m + 1],
+                g_t[f0 + m : f1 + m + 1],
+                g_k[f0 + m : f1 + m + 1],
+                cl_t[f0:f1],
+                inf,
                 curs[m],
                 step,
             )

@@ -146,12 +146,13 @@ def _capacity(n_x, cap):
 
 
 @njit(**_OPTS)
-def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, write):
+def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, write, base, bound):
     """Serve every cluster left after `served` (per phase; updated) greedily: next the phase
     whose next cluster arrives first (not `last` while another phase has clusters left; the
     lowest index on a tie), its green serving as many of its next clusters as fit in max green
     from `ready` (one if none does: then the green waits for it to bunch up). The first green
-    must start by `limit`. Returns (delay, greens); delay is inf if there is no such plan.
+    must start by `limit`. Returns (delay, greens); delay is inf if there is no such plan, or
+    as soon as base + delay reaches `bound` (delays only add up: the plan cannot beat it).
     With `write`, greens go to g_ph/g_t/g_k from index g0 (end: when served or min green).
     """
     n_ph = tim.shape[0]
@@ -191,6 +192,8 @@ def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, wri
             return np.inf, n_g
         d, fin = _serve(cl, first, k, h, slt, gs, g_t[:, 0], g_t[:, 0], False)
         delay += d
+        if base + delay >= bound:
+            return np.inf, n_g
         end = max(fin, gs + tim[p, MIN_G])
         if write:
             g_ph[g0 + n_g], g_t[g0 + n_g, 0], g_t[g0 + n_g, 1], g_k[g0 + n_g] = p, gs, end, k
@@ -381,7 +384,11 @@ def _schedule(
             # serving every DP cluster before the tail. A rollout wins only if strictly better.
             if moves == 0 or src < 0 or wi[parent, 0] < 0 or wi[wi[parent, 0], 0] < 0:
                 fsv[:] = digits
-                fd, _ = _finish(cl_ptr, cl, tim, fsv, last, ready, limit, g_ph, g_t, g_k, 0, False)
+                # Only a plan below the best of its kind so far can count: stop at that bound.
+                bound = roll_d if moves > 0 else (best_d if found else np.inf)
+                fd, _ = _finish(
+                    cl_ptr, cl, tim, fsv, last, ready, limit, g_ph, g_t, g_k, 0, False, d, bound
+                )
                 if moves == 0:
                     if not found or d + fd < best_d:
                         best_d, best, found = d + fd, parent, True
@@ -474,7 +481,9 @@ def _unwind(
         ref = wi[ref, 0]
     if current >= 0:
         g_ph[0], g_t[0, 0], g_t[0, 1], g_k[0] = current, -elapsed, init[k0, 1], k0
-    _, n_tail = _finish(cl_ptr, cl, tim, fsv, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True)
+    _, n_tail = _finish(
+        cl_ptr, cl, tim, fsv, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True, 0.0, np.inf
+    )
     n_g += n_tail
     served = np.zeros(tim.shape[0], np.int64)
     for g in range(n_g):
@@ -532,6 +541,16 @@ def _split_rows(cl_ptr, cl, tim):
         for j in range(cl_ptr[i], cl_ptr[i + 1]):
             n += max(1, int(np.ceil(max(cl[j, DUR], cl[j, CNT] * tim[i, HEADWAY]) / room)))
     return n
+
+
+@njit(**_OPTS)
+def _split_batch(ph_ptr, in_ptr, in_off, cl, tim, fit_off):
+    """`_split_rows` per intersection (laid out as for `_plan_batch`), summed into fit_off."""
+    for m in range(ph_ptr.size - 1):
+        p0, p1 = ph_ptr[m] + m, ph_ptr[m + 1] + m + 1
+        fit_off[m + 1] = fit_off[m] + _split_rows(
+            in_ptr[p0:p1], cl[in_off[m] : in_off[m + 1]], tim[ph_ptr[m] : ph_ptr[m + 1]]
+        )
 
 
 @njit(**_OPTS)

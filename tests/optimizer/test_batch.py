@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from edge.optimizer import phase_timing, schedule, schedule_batch
+from edge.optimizer import cluster_table, phase_timing, schedule, schedule_batch
 
 
 def _problems(n, seed=1):
@@ -47,3 +47,34 @@ def test_batch_names_the_bad_problem():
     problems[2] = (problems[2][0], problems[2][1], 99, 0.0)
     with pytest.raises(ValueError, match=r"problems\[2\]: current must be in"):
         schedule_batch(problems)
+
+
+def test_batch_takes_every_input_form_schedule_takes():
+    """Tables, numpy scalars and arrays go past the batch's fast checks to the same plans."""
+    problems = _problems(12, seed=7)
+    clusters, timing, current, elapsed = problems[3]
+    problems[3] = (cluster_table(clusters), timing, current, elapsed)
+    clusters, timing, current, elapsed = problems[5]
+    problems[5] = (clusters, timing, np.int64(current), np.float64(elapsed))
+    problems[8] = ([[]] * problems[8][1].n_phases, problems[8][1], -1, 4)
+    batch = schedule_batch(problems, max_work=64)
+    for got, problem in zip(batch, problems, strict=True):
+        want = schedule(*problem, max_work=64)
+        assert got.decision == want.decision and got.greens == want.greens
+
+
+@pytest.mark.parametrize(
+    ("index", "field", "value", "message"),
+    [
+        (1, 3, -1.0, r"problems\[1\]: elapsed_s must be a finite number >= 0, got -1.0"),
+        (2, 3, float("nan"), r"problems\[2\]: elapsed_s must be a finite number >= 0, got nan"),
+        (1, 2, True, r"problems\[1\]: current must be an integer, got True"),
+        (2, 1, "fixed", r"problems\[2\]: timing must be a PhaseTiming"),
+        (1, 0, [[(0.0, 2.0)]], r"problems\[1\]: clusters\[0\]\[0\] must be \(arrival_s"),
+    ],
+)
+def test_batch_names_each_kind_of_bad_problem(index, field, value, message):
+    problems = [list(p) for p in _problems(3, seed=2)]
+    problems[index][field] = value
+    with pytest.raises(ValueError, match=message):
+        schedule_batch([tuple(p) for p in problems])
