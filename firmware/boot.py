@@ -6,8 +6,26 @@ two stages, not their sum.
 """
 
 import json
+from array import array
 
 from .app import unload
+
+_NUMBERS = (
+    "conflict_mask",
+    "phase_mask",
+    "min_green",
+    "max_green",
+    "passage",
+    "yellow",
+    "all_red",
+    "g_min_green",
+    "g_yellow",
+    "g_all_red",
+    "det_phases",
+    "walk",
+    "ped_clear",
+    "det_diag",
+)
 
 
 def make_hal():
@@ -16,14 +34,55 @@ def make_hal():
 
     getenv = getattr(os, "getenv", None)
     if getenv is not None and getenv("GW_CLOCK"):
-        from .hal_emulated import Emulated
-
-        return Emulated(tick_ms=int(getenv("GW_TICK_MS") or 10))
+        return _emulated(getenv)
     from .hal_board import Board
 
     with open("board.json") as f:
         pinmap = json.load(f)
     return Board(pinmap)
+
+
+def _emulated(getenv):
+    """The HIL rig's HAL (hal_emulated.py), from what the rig put in the environment (see
+    docs/architecture.md, "Emulated HAL <-> rig"). Here, not in the HAL, because this module is
+    unloaded after start-up: the running controller's heap does not carry it."""
+    import time
+
+    from .hal_emulated import Emulated
+
+    def pipe(name, mode):
+        return open(int(getenv(name) or -1), mode)  # -1: not started by the rig, OSError
+
+    pipes = (
+        pipe("GW_CTL_IN", "rb"),
+        pipe("GW_CTL_OUT", "wb"),
+        pipe("GW_UART_IN", "rb"),
+        pipe("GW_UART_OUT", "wb"),
+    )
+    spec = (getenv("GW_CLOCK") or "").split(":")  # stepped:<ms> or scaled:<ns>:<speed>:<ms>
+    if spec[0] == "stepped":
+        clock = (True, int(spec[1]), 0, 1.0)
+    else:
+        epoch_ns = int(spec[1]) or time.time_ns()
+        clock = (False, int(spec[3]), epoch_ns, float(spec[2]))
+    # Debug aid: GW_MEMREPORT=<s> logs heap use every <s> seconds of controller time
+    # (hal_memreport.py, loaded only then: on MicroPython code takes heap).
+    every = getenv("GW_MEMREPORT")
+    mem = None
+    if every:
+        from .hal_memreport import MemReport
+
+        mem = MemReport(int(every) * 1000)
+    return Emulated(
+        pipes,
+        getenv("GW_FLASH") or ".",
+        int(getenv("GW_HEADS") or 0),
+        getenv("GW_RESET_CAUSE") or "power",
+        getenv("GW_STRAP") == "1",
+        clock,
+        int(getenv("GW_TICK_MS") or 10),
+        mem,
+    )
 
 
 def load_config(dirpath):
@@ -55,6 +114,12 @@ def start():
             cfg.conflicts = []
             cfg.phase_groups = []
             cfg.ped = []
+            # The numbers the control code reads, as int arrays: about a third of a list's bytes
+            # (no 8-byte slots). Masks and times are small ints (config.py caps counts at 30).
+            for k in _NUMBERS:
+                v = getattr(cfg, k)
+                if v is not None:
+                    setattr(cfg, k, array("i", v))
         except Exception as e:  # StorageError, ConfigError: never run an unchecked config
             detail = "safe mode: no usable config: %s" % e
         else:

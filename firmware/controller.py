@@ -214,7 +214,7 @@ class Controller:
         mode = self._mode(now_ms)
         if mode != self.mode:
             self.mode = mode
-            self._event(now_ms, P.EV_MODE, P.MODE_NAMES[mode])
+            self._event(now_ms, P.EV_MODE, ("startup", "remote", "local", "flash")[mode])
             self.changed = True
         if self.changed or ticks.reached(now_ms, self._next_state):
             self._send_state(now_ms)

@@ -1,8 +1,9 @@
 """Emulated HAL: the firmware's pins, UART and clock when it runs on the HIL rig.
 
 The rig passes pipe file descriptors and a clock description in the environment (see
-docs/architecture.md, "Emulated HAL <-> rig"). The clock wraps at 2^30 like a board's, from a
-configurable offset, so wrap bugs show up on the host.
+docs/architecture.md, "Emulated HAL <-> rig"); boot.py reads them, so that code is unloaded after
+start-up. The clock wraps at 2^30 like a board's, from a configurable offset, so wrap bugs show up
+on the host.
 
 The flash is a directory (GW_FLASH). The watchdog and reset are emulated as a board has them:
 an expired watchdog or a reset drives the heads to flash, tells the rig (`R <ms> wdt|soft`) and
@@ -13,7 +14,6 @@ and the crash path.
 """
 
 import asyncio
-import os
 import select
 import sys
 import time
@@ -24,16 +24,12 @@ from . import ticks
 _sleep_ms = asyncio.sleep_ms  # MicroPython: returns a reused awaitable, allocating nothing
 
 
-def _open(name, mode):
-    return open(int(os.getenv(name) or -1), mode)  # -1: not started by the rig, OSError
-
-
 class Emulated:  # the interface in hal.py (not imported: on MicroPython code takes heap)
-    def __init__(self, clock=None, tick_ms=10):
-        self._ctl_in = _open("GW_CTL_IN", "rb")
-        self._ctl_out = _open("GW_CTL_OUT", "wb")
-        self._uart_in = _open("GW_UART_IN", "rb")
-        self._uart_out = _open("GW_UART_OUT", "wb")
+    # boot.make_hal reads the rig's environment and builds this (start-up code, unloaded after):
+    # pipes (ctl in, ctl out, uart in, uart out); clock (stepped, offset ms, epoch ns, speed);
+    # mem: a hal_memreport.MemReport or None.
+    def __init__(self, pipes, flash_dir, heads, cause, strapped, clock, tick_ms, mem):
+        self._ctl_in, self._ctl_out, self._uart_in, self._uart_out = pipes
         self._poll = select.poll()
         self._poll.register(self._ctl_in, select.POLLIN)
         self._cbuf = bytearray(64)
@@ -42,38 +38,23 @@ class Emulated:  # the interface in hal.py (not imported: on MicroPython code ta
         self._levels = 0
         self.quit = False
         self.tick_ms = tick_ms
-        self.flash_dir = os.getenv("GW_FLASH") or "."
-        self.heads = int(os.getenv("GW_HEADS") or 0)
-        self.cause = os.getenv("GW_RESET_CAUSE") or "power"
-        self.strapped = os.getenv("GW_STRAP") == "1"
+        self.flash_dir = flash_dir
+        self.heads = heads
+        self.cause = cause
+        self.strapped = strapped
         self._latched = False  # all_flash took the heads
         self._wdt_ms = 0
         self._fed = 0
         self._frozen = -1
         self._crash = False
-        spec = (clock or os.getenv("GW_CLOCK") or "scaled:0:1:0").split(":")
-        self._stepped = spec[0] == "stepped"
-        if self._stepped:
-            self._offset = int(spec[1])
-            self._virtual = 0  # ms since start, unwrapped
-            self._target = 0
-        else:
-            # scaled: every process reads (wall clock - epoch) * speed; the epoch is shared.
-            self._epoch_ns = int(spec[1])
-            self._speed = float(spec[2])
-            self._offset = int(spec[3])
-            if self._epoch_ns == 0:
-                self._epoch_ns = time.time_ns()
+        # stepped: the rig moves _target and the clock task _virtual (ms since start, unwrapped);
+        # scaled: every process reads (wall clock - epoch) * speed; the epoch is shared.
+        self._stepped, self._offset, self._epoch_ns, self._speed = clock
+        self._virtual = 0
+        self._target = 0
         # a task's pause: none in stepped time (the clock task paces), else one tick of real time
         self._sleep = 0 if self._stepped else max(1, int(tick_ms / self._speed))
-        # Debug aid: GW_MEMREPORT=<s> logs heap use every <s> seconds of controller time
-        # (hal_memreport.py, loaded only then: on MicroPython code takes heap).
-        every = os.getenv("GW_MEMREPORT")
-        self._mem = None
-        if every:
-            from .hal_memreport import MemReport
-
-            self._mem = MemReport(int(every) * 1000)
+        self._mem = mem  # debug aid, GW_MEMREPORT
 
     # clock -----------------------------------------------------------------------------
     def _elapsed_ms(self):

@@ -2,7 +2,8 @@
 
 Every <s> seconds of controller time it prints `M <s> alloc <b> live <b> free <b> peak <b>`
 (live = in use after a collection; peak = the highest live seen) and MicroPython's mem_info,
-which adds the largest free block: fragmentation, not just totals.
+which adds the largest free block: fragmentation, not just totals; and qstr_info, the interned
+names (every module ever loaded, start-up ones too, in pools the GC never frees).
 """
 
 import gc
@@ -31,3 +32,4 @@ class MemReport:
         import micropython
 
         micropython.mem_info()
+        micropython.qstr_info()  # qstr pools are never freed: every name ever loaded

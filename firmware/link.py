@@ -6,6 +6,7 @@ through `ticks.diff`, so the link survives the 2^30 wrap.
 """
 
 import binascii
+from array import array
 
 from . import ticks
 
@@ -24,12 +25,17 @@ _DOWN = const(2)
 _HEARD = const(0)  # any valid frame from the peer
 _SILENT = const(1)  # misses * heartbeat_ms without one
 
-# {state: {event: next state}}; anything else is a bug in this module and raises.
-_NEXT = {
-    _NEW: {_HEARD: _UP},
-    _UP: {_HEARD: _UP, _SILENT: _DOWN},
-    _DOWN: {_HEARD: _UP},
-}
+_NONE = const(255)  # no transition
+# The next state by state and event (_NEXT[2 * state + event]); _NONE is a bug in this module and
+# raises. Bytes, not a dict of dicts: on MicroPython the dicts stayed in the heap.
+# fmt: off
+_NEXT = bytes((
+    # _HEARD  _SILENT
+    _UP,      _NONE,   # _NEW
+    _UP,      _DOWN,   # _UP
+    _UP,      _NONE,   # _DOWN
+))
+# fmt: on
 
 
 class LinkState:
@@ -52,8 +58,8 @@ class LinkState:
         self._reported = 0
 
     def _go(self, event):
-        nxt = _NEXT[self._state].get(event)
-        if nxt is None:
+        nxt = _NEXT[2 * self._state + event]
+        if nxt == _NONE:
             raise ValueError(f"link: no transition from {self._state!r} on {event!r}")
         if (nxt == _UP) != (self._state == _UP):
             self._flips += 1
@@ -133,8 +139,9 @@ class CommandDedup:
     def __init__(self, size=16):
         if size <= 0:
             raise ValueError(f"size must be > 0: {size!r}")
-        self._seqs = [-1] * size
-        self._cmds = [None] * size  # type: list[int | None]
+        # int arrays, not lists: a third of the size (seq -1: empty slot, its key never read)
+        self._seqs = array("i", [-1] * size)
+        self._cmds = array("i", bytes(4 * size))  # _key(cmd): fits 32 bits
         self._acks = [None] * size  # type: list[bytes | None]
         self._next = 0
 
@@ -164,6 +171,6 @@ class CommandDedup:
         """Forget every answer (e.g. when the link comes back: the peer may have restarted)."""
         for i in range(len(self._seqs)):
             self._seqs[i] = -1
-            self._cmds[i] = None
+            self._cmds[i] = 0
             self._acks[i] = None
         self._next = 0

@@ -1,13 +1,14 @@
 """Serial wire protocol between the controller and the gateway. No I/O, no clock.
 
 Frame = COBS(header + payload + crc32) + b"\\x00". Header `>BIBH`: version, schema hash
-(CRC-32 of SCHEMA), message type, sequence number. The CRC-32 covers header + payload and
-follows the payload big-endian. A bad frame is dropped and counted in `Reader.errors` by reason.
-This one file runs on MicroPython and CPython; the gateway imports it unchanged. Here is what the
-controller runs, none of it allocating per tick: `Encoder` frames into a caller's buffer and
-`Reader.push` decodes in place. The gateway's half (code names, unpackers, the COMMAND encoder,
-whole-frame `encode` and `Decoder.feed`) lives in protocol_gateway.py and loads on first use of
-one of its names through this module, so the controller's heap does not carry it.
+(CRC-32 of protocol_gateway.SCHEMA), message type, sequence number. The CRC-32 covers header +
+payload and follows the payload big-endian. A bad frame is dropped and counted in
+`Reader.errors` by reason. This one file runs on MicroPython and CPython; the gateway imports it
+unchanged. Here is what the controller runs, none of it allocating per tick: `Encoder` frames
+into a caller's buffer and `Reader.push` decodes in place. The gateway's half (the SCHEMA text,
+code names, unpackers, the COMMAND encoder, whole-frame `encode` and `Decoder.feed`) lives in
+protocol_gateway.py and loads on first use of one of its names through this module, so the
+controller's heap does not carry it.
 """
 
 import binascii
@@ -58,26 +59,11 @@ EV_REFUSED = const(7)
 
 PHASE_NONE = const(255)
 
-# The names of the other codes (for logs and MQTT) are in protocol_gateway.py, re-exported at the
-# end of this file; the controller itself puts a mode's name in its EV_MODE event.
-MODE_NAMES = {0: "startup", 1: "remote", 2: "local", 3: "flash"}
-
-# Every layout and code the two peers must agree on. Change it with the layouts: its hash is in
-# every header, so a peer built from another schema is refused instead of misread.
-SCHEMA = (
-    "greenwave-serial;max 256;hdr >BIBH;crc >I;"
-    "1 heartbeat >I;"
-    "2 state >BBI ascii;"
-    "3 detectors >IB n*>HHB;"
-    "4 event >BI ascii;"
-    "5 command >BB;"
-    "6 ack >HB ascii;"
-    "mode 0 startup 1 remote 2 local 3 flash;"
-    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt;"
-    "ack 0 ok 1 refused 2 unknown 3 malformed;"
-    "ev 1 boot 2 mode 3 fault 4 link_up 5 link_down 6 detector 7 refused"
-)
-SCHEMA_HASH = binascii.crc32(SCHEMA.encode()) & 0xFFFFFFFF
+# CRC-32 of protocol_gateway.SCHEMA, the text of every layout and code the two peers must agree
+# on; it is in every header, so a peer built from another schema is refused instead of misread.
+# The text and the code names (MODE_NAMES, ...) live in protocol_gateway.py (the controller's heap
+# does not carry them); protocol_gateway checks this value against the text when it loads.
+SCHEMA_HASH = 0x733898A0
 
 _HEADER = const(8)
 _CRC = const(4)

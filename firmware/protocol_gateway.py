@@ -40,6 +40,25 @@ _CRC = const(4)
 _OVERHEAD = const(12)
 _DETECTOR_ROW = const(5)
 
+# Every layout and code the two peers must agree on. Change it with the layouts: its hash is in
+# every header, so a peer built from another schema is refused instead of misread.
+SCHEMA = (
+    "greenwave-serial;max 256;hdr >BIBH;crc >I;"
+    "1 heartbeat >I;"
+    "2 state >BBI ascii;"
+    "3 detectors >IB n*>HHB;"
+    "4 event >BI ascii;"
+    "5 command >BB;"
+    "6 ack >HB ascii;"
+    "mode 0 startup 1 remote 2 local 3 flash;"
+    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt;"
+    "ack 0 ok 1 refused 2 unknown 3 malformed;"
+    "ev 1 boot 2 mode 3 fault 4 link_up 5 link_down 6 detector 7 refused"
+)
+if binascii.crc32(SCHEMA.encode()) & 0xFFFFFFFF != SCHEMA_HASH:  # the controller's copy
+    raise ImportError("protocol.SCHEMA_HASH is not the CRC-32 of protocol_gateway.SCHEMA")
+
+MODE_NAMES = {0: "startup", 1: "remote", 2: "local", 3: "flash"}
 TYPE_NAMES = {1: "heartbeat", 2: "state", 3: "detectors", 4: "event", 5: "command", 6: "ack"}
 CMD_NAMES = {1: "hold", 2: "switch", 3: "clear", 4: "call", 5: "omit", 6: "preempt"}
 ACK_NAMES = {0: "ok", 1: "refused", 2: "unknown", 3: "malformed"}

@@ -72,15 +72,20 @@ _END = const(1)  # the green phase ends (gap-out, max-out, switch)
 _FAULT = const(2)
 _CLEAR = const(3)
 
-# {state: {event: next state}}; anything else is a bug and raises.
-_NEXT = {
-    STARTUP_FLASH: {_TIMEOUT: STARTUP_ALL_RED, _FAULT: FAULT},
-    STARTUP_ALL_RED: {_TIMEOUT: GREEN, _FAULT: FAULT},
-    GREEN: {_END: YELLOW, _FAULT: FAULT},
-    YELLOW: {_TIMEOUT: ALL_RED, _FAULT: FAULT},
-    ALL_RED: {_TIMEOUT: GREEN, _FAULT: FAULT},
-    FAULT: {_FAULT: FAULT, _CLEAR: STARTUP_FLASH},
-}
+_NONE = const(255)  # no transition
+# The next state by state and event (_NEXT[4 * state + event]); _NONE is a bug and raises. A bytes
+# table, not a dict of dicts: the dicts took half a KB of the resident heap on MicroPython.
+# fmt: off
+_NEXT = bytes((
+    # _TIMEOUT        _END    _FAULT  _CLEAR
+    STARTUP_ALL_RED,  _NONE,  FAULT,  _NONE,          # STARTUP_FLASH
+    GREEN,            _NONE,  FAULT,  _NONE,          # STARTUP_ALL_RED
+    _NONE,            YELLOW, FAULT,  _NONE,          # GREEN
+    ALL_RED,          _NONE,  FAULT,  _NONE,          # YELLOW
+    GREEN,            _NONE,  FAULT,  _NONE,          # ALL_RED
+    _NONE,            _NONE,  FAULT,  STARTUP_FLASH,  # FAULT
+))
+# fmt: on
 
 _G = const(71)  # ord("G")
 _Y = const(121)  # ord("y")
@@ -135,8 +140,8 @@ class Sequencer:
     # -- state table -------------------------------------------------------------------------
 
     def _go(self, event, now_ms):
-        nxt = _NEXT[self.state].get(event)
-        if nxt is None:
+        nxt = _NEXT[4 * self.state + event]
+        if nxt == _NONE:
             raise TransitionError(f"no transition from {STATE_NAMES[self.state]} on {event!r}")
         self.state = nxt
         self.state_start = now_ms

@@ -89,3 +89,40 @@ def test_a_lone_call_on_a_side_phase_is_served(rig_kind):
         idx = [ix.group_index(g) for g in side.groups]
         assert any(all(s[i] == "G" for i in idx) for _, s in rig.changes), _explain(rig)
         assert rig.oracle.violations == [], _explain(rig)
+
+
+def test_peds_and_preemption_run_in_a_64k_heap(rig_kind):
+    """The largest canonical config (pedestrian groups, push buttons, a preempt input) runs in a
+    board's 64 KiB heap: six virtual minutes of random demand and two preemptions, no reset
+    (a MemoryError resets the controller), no oracle violation, walks shown, preemption served."""
+    ix = cross(peds=True, preempt=True)
+    pre = next(d for d in ix.detectors if d.role == "preempt")
+    buttons = [d.input for d in ix.detectors if d.role == "ped_button"]
+    others = sum(1 << d.input for d in ix.detectors if d.role not in ("preempt", "ped_button"))
+    peds = [ix.group_index(g.name) for g in ix.groups if g.kind == "pedestrian"]
+    ns_thru = [ix.group_index(g) for g in pre.calls]
+    rng = random.Random(11)
+    with EmulatedController(ix, clock="stepped", heapsize="64k") as rig:
+        t = 0
+        served = []
+        while t < 360_000:
+            levels = rng.getrandbits(len(ix.detectors)) & rng.getrandbits(len(ix.detectors))
+            levels &= others
+            if rng.random() < 0.2:
+                levels |= 1 << rng.choice(buttons)
+            hold_end = 130_000 if t < 200_000 else 280_000  # each preemption is held 30 s
+            preempting = hold_end - 30_000 <= t < hold_end
+            if preempting:
+                levels |= 1 << pre.input
+            rig.set_detectors(levels)
+            t += rng.choice((100, 500, 1000, 3000))
+            rig.advance(t)
+            if preempting and hold_end - 5_000 <= t < hold_end:  # the input still held
+                served.append(all(rig.signals[i] == "G" for i in ns_thru))
+        assert rig.alive and rig.resets == [], _explain(rig)
+        assert rig.oracle.violations == [], _explain(rig)
+        for i in peds:
+            assert any(s[i] not in "rf" for _, s in rig.changes), (
+                f"{ix.groups[i].name} never walked\n" + _explain(rig)
+            )
+        assert served and all(served), f"preemption not holding ns_thru: {served}\n" + _explain(rig)
