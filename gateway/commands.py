@@ -45,6 +45,7 @@ class Commands:
         self.auth_failures = dict.fromkeys(AUTH_FAILURES, 0)
         self.history: deque[dict] = deque(maxlen=100)  # authenticated commands, newest last
         self._lock = threading.RLock()  # _done runs on paho's thread and on the gateway's
+        self.version = 0  # grows with every history entry
         self._running = False
 
     def start(self) -> Commands:
@@ -61,8 +62,12 @@ class Commands:
 
     def recent(self) -> list[dict]:
         """The authenticated commands and their results, oldest first (a copy)."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, list[dict]]:
+        """(version, recent()) read together: a larger version is a newer list."""
         with self._lock:
-            return [dict(e) for e in self.history]
+            return self.version, [dict(e) for e in self.history]
 
     # paho's thread -------------------------------------------------------------------------
     def _on_message(self, msg: Message) -> None:
@@ -118,6 +123,7 @@ class Commands:
             self.counts[key] += 1
             entry["result"] = result
             self.history.append(entry)
+            self.version += 1
         log.info("operator %s: %s %d -> %s", entry["key"], entry["cmd"], entry["arg"], result)
         self._answer(reply, entry["cmd"], entry["nonce"], result)
         self.gw.publish_history()

@@ -87,7 +87,7 @@ class Gateway:
         self._on_result: dict[int, Callable[[str], None]] = {}  # seq -> the requester's callback
         self.operator_keys = dict(operator_keys or {})
         self.commands: Commands | None = None  # operator commands; made at start()
-        self._history_sent: list | None = None
+        self._history_sent: int | None = None  # the commands' version last published
         self._history_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -277,11 +277,13 @@ class Gateway:
         (from any thread; skipped when nothing changed or the broker is away)."""
         if self.commands is None or not self.mqtt.connected:
             return
+        # Read before taking the history lock: paho's thread holds the commands' lock when it
+        # gets here, so taking them in the other order could deadlock the two threads.
+        version, entries = self.commands.snapshot()
         with self._history_lock:  # two threads answer commands: the newest list goes out last
-            entries = self.commands.recent()
-            if entries == self._history_sent:
+            if self._history_sent is not None and version <= self._history_sent:
                 return
-            self._history_sent = entries
+            self._history_sent = version
             self._publish(self.topics.history, {"commands": entries}, qos=1, retain=True)
 
     def health(self) -> dict:

@@ -10,6 +10,7 @@ import os
 import queue
 import random
 import secrets
+import threading
 import time
 import uuid
 
@@ -243,3 +244,28 @@ def test_ten_thousand_malformed_payloads_are_each_refused_and_counted(op_rig):
     op.send("release", json.dumps(cmd))
     _, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
     assert body["result"] == "ok"
+
+
+def test_history_published_from_both_threads_at_once_does_not_deadlock(op_rig):
+    # paho's thread answers a command holding the commands' lock and publishes the history;
+    # at the same moment the gateway's thread publishes it for a controller's answer
+    rig, _ = op_rig
+    cmds = rig.gw.commands
+    holding, go = threading.Event(), threading.Event()
+
+    def paho_side():
+        with cmds._lock:
+            holding.set()
+            go.wait(5)
+            rig.gw.publish_history()
+
+    paho = threading.Thread(target=paho_side, daemon=True)
+    gateway = threading.Thread(target=rig.gw.publish_history, daemon=True)
+    paho.start()
+    assert holding.wait(5)
+    gateway.start()  # blocks on the commands' lock while paho's thread holds it
+    time.sleep(0.2)
+    go.set()
+    paho.join(5)
+    gateway.join(5)
+    assert not paho.is_alive() and not gateway.is_alive(), "the two threads deadlocked"
