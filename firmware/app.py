@@ -1,7 +1,8 @@
 """Wiring: pick the HAL, decide what this boot runs, load the config from flash, run the tasks.
 
 Boot (crashlog.boot): the app; safe mode (flash, link up, app not started) after three abnormal
-resets in a row or without a usable config; maintenance mode (no app, no watchdog) when the
+resets in a row, after a latched monitor fault (written on flash when it happens, cleared only
+by maintenance mode) or without a usable config; maintenance mode (no app, no watchdog) when the
 strap input or the flag file asks for it.
 
 The app is four asyncio tasks. Three are critical and beat the supervisor once per tick:
@@ -113,6 +114,7 @@ async def main(hal, cfg, boot_detail=None):
     started = now
     steady = False
     tripped = False
+    latched = False
     while not hal.quit:
         if sh[1] is not None:
             raise sh[1]
@@ -125,6 +127,9 @@ async def main(hal, cfg, boot_detail=None):
             tripped = True
             hal.all_flash(cfg.n_groups)
             _note(flash, "crash.txt", b"watchdog: task " + TASKS.split()[stalled] + b" stalled")
+        if not latched and ctl.mon.fault_code:
+            latched = True  # on flash too: a reset must not put the heads back in service
+            _note(flash, "fault", ctl.mon.fault_detail.encode()[:200])
         if not steady and ticks.diff(now, started) >= _STEADY_MS:
             steady = True
             _note(flash, "resets", b"0")  # a run of abnormal resets is over

@@ -29,6 +29,7 @@ except ImportError:  # CPython
 CRASH = "crash.txt"
 RESETS = "resets"
 MAINT = "maint"
+FAULT = "fault"  # the monitor's latched fault: it outlives resets until a technician clears it
 MAX_RECORD = const(240)  # fits an EVENT frame's detail with room for a prefix
 SAFE_AFTER = const(3)  # abnormal resets in a row that keep the app from starting
 MAX_MAINT_S = const(86400)
@@ -85,6 +86,14 @@ def take_crash(dirpath):
         return None
     _remove(dirpath, CRASH)
     return bytes(c if 31 < c < 127 else 63 for c in data).decode()  # a torn write is no crash
+
+
+def latched_fault(dirpath):
+    """The monitor fault an earlier run latched (its detail), or None."""
+    data = _read(dirpath, FAULT, MAX_RECORD)
+    if data is None:
+        return None
+    return bytes(c if 31 < c < 127 else 63 for c in data).decode()
 
 
 def resets(dirpath):
@@ -157,6 +166,7 @@ def boot(dirpath, cause, strap=False):
     record = take_crash(dirpath)
     if strap or maintenance_s(dirpath):
         set_resets(dirpath, 0)  # a technician is here: the next normal boot tries the app
+        _remove(dirpath, FAULT)  # and has seen to the latched fault
         why = "strap" if strap else "flag"
         return MAINTENANCE, "maintenance (" + why + ")", 0 if strap else maintenance_s(dirpath)
     n = resets(dirpath)
@@ -166,6 +176,9 @@ def boot(dirpath, cause, strap=False):
     detail = "reset " + cause
     if record is not None:
         detail += "; " + record
+    fault = latched_fault(dirpath)
+    if fault is not None:  # a reset never clears a fault flash (a technician does)
+        return SAFE, "safe mode: latched fault: %s; %s" % (fault, detail), 0
     if n >= SAFE_AFTER:
         return SAFE, "safe mode: %d abnormal resets in a row; %s" % (n, detail), 0
     return RUN, detail, 0

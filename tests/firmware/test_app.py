@@ -172,6 +172,29 @@ def test_a_frozen_task_stops_the_feeding_and_drives_the_heads_to_flash():
         rmtree(d)
 
 
+def test_a_monitor_fault_is_latched_on_flash_so_a_reset_cannot_clear_it():
+    from firmware import monitor
+
+    d = tmpdir("app")
+    check = monitor.Monitor.check
+
+    def faulty(self, now_ms, signals):  # the monitor sees a conflict at 2 s
+        if now_ms >= 2000 and not self.fault_code:
+            return self._fault(1, "conflict: test")
+        return check(self, now_ms, signals)
+
+    monitor.Monitor.check = faulty
+    try:
+        hal = FakeHal(ticks=400, flash_dir=d)
+        asyncio.run(app.main(hal, _load(two())))
+        assert _heads(hal)[-1] == "ff", hal.heads
+        with open(d + "/fault") as f:
+            assert f.read() == "conflict: test"
+    finally:
+        monitor.Monitor.check = check
+        rmtree(d)
+
+
 def test_a_task_that_raises_ends_main_with_its_exception():
     hal = FakeHal(ticks=400)
     hal.fail_after = 50

@@ -98,3 +98,19 @@ def test_describe_names_the_error_and_the_innermost_function_first():
     assert text.startswith("ValueError: bad value; at "), text
     at = text.split("; at ", 1)[1]
     assert at.index("inner") < at.index("outer"), text
+
+
+def test_a_latched_fault_keeps_every_later_boot_in_safe_mode_until_a_technician_comes():
+    d = tmpdir("crashlog")
+    try:
+        _write(d + "/fault", b"conflict: n and e green")
+        mode, detail, _ = C.boot(d, "power")
+        assert mode == C.SAFE, (mode, detail)
+        assert detail.startswith("safe mode: latched fault: conflict: n and e green"), detail
+        assert C.boot(d, "soft")[0] == C.SAFE  # resets never clear it
+        assert C.boot(d, "wdt")[0] == C.SAFE
+        assert C.boot(d, "power", strap=True)[0] == C.MAINTENANCE  # the technician's visit
+        assert C.latched_fault(d) is None
+        assert C.boot(d, "power")[0] == C.RUN
+    finally:
+        rmtree(d)
