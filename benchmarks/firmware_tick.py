@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def tick_cost(ticks: int = 20000, heapsize: str = "1m") -> str:
     build = build_firmware()
-    env = dict(os.environ, MICROPYPATH=f".frozen:{build}")
+    env = dict(os.environ, MICROPYPATH=f".frozen:{build}:{HERE.parent / 'tests' / 'firmware'}")
     r = subprocess.run(
         [tool("micropython"), "-X", f"heapsize={heapsize}", str(HERE / "mp_tick.py"), str(ticks)],
         env=env,

@@ -8,27 +8,13 @@ import sys
 import time
 from array import array
 
+from configs import four  # on MICROPYPATH: tests/firmware (benchmarks/firmware_tick.py)
+
 from firmware import config_data  # noqa: F401 (loaded before the validator, as at start-up)
 from firmware.config import load
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-CFG = {
-    "v": 1,
-    "id": "bench4",
-    "groups": ["nl", "nt", "st", "ew", "ewp"],
-    "ped": [0, 0, 0, 0, 1],
-    "conflicts": [[0, 2], [0, 3], [0, 4], [1, 3], [1, 4], [2, 3], [2, 4]],
-    "phases": [[0, 1], [1, 2], [3], [3, 4]],
-    "timing": [
-        [5000, 15000, 2000, 3000, 1000],
-        [8000, 30000, 3000, 4000, 2000],
-        [6000, 20000, 2000, 3500, 1500],
-        [7000, 25000, 2000, 3000, 1000],
-    ],
-    "detectors": [[0], [1], [2], [3]],
-    "startup_flash": 4000,
-    "startup_all_red": 2000,
-}
+CFG = four()  # the firmware tests' four-phase config (tests/firmware/configs.py)
 
 
 def main():
