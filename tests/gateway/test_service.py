@@ -494,6 +494,8 @@ def test_decisions_answered_during_a_broker_outage_arrive_afterwards_marked_hist
     st = rig.remote_green()
     rig.gw.request(P.CMD_SWITCH, 9)  # one before the outage, published live
     live = rig.decision()
+    # its PUBACK must be in before the cut, or its row rightly stays on disk for a replay
+    wait_for("the live decision to be acknowledged", lambda: rig.gw.outbox.depth("decisions") == 0)
     cuttable.cut()
     wait_for("the gateway to notice the outage", lambda: not rig.mqtt.connected)
     target = (st["phase"] + 2) % len(rig.ix.phases)
