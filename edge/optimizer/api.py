@@ -6,7 +6,7 @@ imports `edge.optimizer` pays nothing until it asks for a decision.
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -310,45 +310,61 @@ def _check_schedule_args(table, timing, current, elapsed_s, horizon_s, max_work,
     return tim, cur, elapsed, horizon, _seconds("step_s", step_s)
 
 
-def _decision(g_ph, g_t, n_g, current, switch_at, step):
+def _frozen(cls, names, values):
+    """cls(**dict(zip(names, values))) for a frozen dataclass, without its generated __init__
+    (one object.__setattr__ per field): a city batch builds thousands of results."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+def _decision(g_ph, g_t, g0, n_g, current, switch_at, step):
+    """The decision from the plan's greens g0:g0 + n_g of g_ph/g_t."""
     if current < 0:
-        nxt = int(g_ph[0]) if n_g > 0 else -1
+        nxt = int(g_ph[g0]) if n_g > 0 else -1
         switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
         return Decision(nxt if switch else current, switch, nxt, switch_at)
     # The plan may end the running green and, after its clearance, give the same phase green
     # again; the firmware refuses a SWITCH to the phase already green, so that is one longer
     # green: hold, and announce the first other phase and when the last such green ends.
-    g = 1
-    while g < n_g and g_ph[g] == current:
+    g = g0 + 1
+    end = g0 + n_g
+    while g < end and g_ph[g] == current:
         switch_at = float(g_t[g, 1])
         g += 1
-    nxt = int(g_ph[g]) if g < n_g else -1
+    nxt = int(g_ph[g]) if g < end else -1
     switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
     if nxt < 0:
         switch_at = math.inf
     return Decision(nxt if switch else current, switch, nxt, switch_at)
 
 
-def _result(n, fit_ptr, fit, dp_end, n_g, g_ph, g_t, g_k, cl_t, info, current, step):
-    """A Schedule over the kernel's outputs (fresh arrays of this call: no copies)."""
+_SCHEDULE = tuple(f.name for f in fields(Schedule))
+
+
+def _result(n, fit_ptr, fit, dp_end, f0, n_g, g_ph, g_t, g_k, g0, cl_t, info, current, step):
+    """A Schedule over the kernel's outputs (fresh arrays of this call: no copies): rows
+    f0:f0 + n of fit and cl_t, greens g0:g0 + n_g of g_ph, g_t, g_k."""
     if n_g < 0:  # cannot happen for prepared input; a kernel bug if it does
         raise RuntimeError("the schedule optimiser found no plan serving every cluster")
-    return Schedule(
-        decision=_decision(g_ph, g_t, n_g, current, float(info[1]), step),
-        delay_veh_s=float(info[0]),
-        green_phase=g_ph[:n_g],
-        green_start_s=g_t[:n_g, 0],
-        green_end_s=g_t[:n_g, 1],
-        green_clusters=g_k[:n_g],
-        clusters=ClusterTable(fit_ptr, fit[:n]),
-        cluster_start_s=cl_t[:n, 0],
-        cluster_end_s=cl_t[:n, 1],
-        states=int(info[3]),
-        pruned=int(info[2]),
-        tail_veh=float(info[5]),
-        tail_from=dp_end,
-        rollout=bool(info[6]),
+    g1, f1 = g0 + n_g, f0 + n
+    values = (  # in the order of Schedule's fields
+        _decision(g_ph, g_t, g0, n_g, current, float(info[1]), step),
+        float(info[0]),
+        g_ph[g0:g1],
+        g_t[g0:g1, 0],
+        g_t[g0:g1, 1],
+        g_k[g0:g1],
+        _frozen(ClusterTable, ("ptr", "rows"), (fit_ptr, fit[f0:f1])),
+        cl_t[f0:f1, 0],
+        cl_t[f0:f1, 1],
+        int(info[3]),
+        int(info[2]),
+        float(info[5]),
+        dp_end,
+        bool(info[6]),
     )
+    return _frozen(Schedule, _SCHEDULE, values)
 
 
 def schedule(
@@ -414,4 +430,4 @@ def schedule(
     )
     n = int(info[4])
     _workspace(int(info[3]), DEFAULT_CAPACITY)  # big enough next time
-    return _result(n, fit_ptr, fit, dp_end, n_g, g_ph, g_t, g_k, cl_t, info, cur, step)
+    return _result(n, fit_ptr, fit, dp_end, 0, n_g, g_ph, g_t, g_k, 0, cl_t, info, cur, step)

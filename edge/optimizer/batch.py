@@ -6,8 +6,10 @@ from itertools import chain
 import numpy as np
 
 from edge.optimizer import api
-from edge.optimizer.clusters import ClusterTable, cluster_table, pack_rows
+from edge.optimizer.clusters import ClusterTable, cluster_table
 from edge.optimizer.timing import PhaseTiming
+
+PER_CHUNK = 8  # intersections per parallel work item: small enough to balance the threads
 
 
 def _tables(problems):
@@ -40,8 +42,11 @@ def _tables(problems):
         n_phases = [t.n_phases for t in tables]
         lens = np.concatenate([np.diff(t.ptr) for t in tables])
         rows = np.concatenate([t.rows for t in tables]).reshape(-1, 3)
-    ptr, rows = pack_rows(lens, rows)
-    return np.array(n_phases, np.int64), ptr, rows
+    lens = np.asarray(lens, np.int64)
+    ptr = np.empty(lens.size + 1, np.int64)
+    packed = np.empty_like(rows)
+    n = api._k()._pack(lens, rows, ptr, packed)  # as clusters.pack_rows, without numpy's sort
+    return np.array(n_phases, np.int64), ptr, packed[:n]
 
 
 def _checked_args(problems, n_ph, horizon_s, max_work, step_s):
@@ -85,9 +90,14 @@ def schedule_batch(
 
     problems: sequence of (clusters, timing, current, elapsed_s) tuples, as for `schedule`.
     Inputs are validated like `schedule`'s (a bad one is named by its index); the planning
-    runs in parallel chunks on Numba's threads (`threads` chunks, default: all of them).
+    runs in parallel on `threads` of Numba's threads (default: all of them), in chunks of a few
+    intersections that each thread takes as it becomes free.
     The returned schedules share the batch's arrays.
     """
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
     problems = list(problems)
     if not problems:
         return []
@@ -117,47 +127,59 @@ def schedule_batch(
     g_k = np.empty(total + n_int, np.int64)
     info = np.zeros((n_int, 7))
     n_greens = np.empty(n_int, np.int64)
-    from numba import get_num_threads  # loaded by now, with the kernels
+    from numba import get_num_threads, set_num_threads, set_parallel_chunksize  # loaded by now
 
-    chunks = min(n_int, 4 * (threads or get_num_threads()))  # 4 chunks a thread: balance
-    kernels._plan_batch(
-        ph_ptr,
-        in_ptr,
-        in_off,
-        rows,
-        tim,
-        np.array(curs, np.int64),
-        np.array(elapsed),
-        horizon,
-        max_work,
-        api.DEFAULT_CAPACITY,
-        chunks,
-        fit_ptr,
-        fit_off,
-        fit,
-        dp_end,
-        cl_t,
-        g_ph,
-        g_t,
-        g_k,
-        info,
-        n_greens,
-    )
+    chunks = -(-n_int // PER_CHUNK)
+    before = get_num_threads()
+    # No more threads than chunks: every thread of a parallel region must reach its end, so an
+    # idle one still costs its wake-up (milliseconds on a busy machine).
+    set_num_threads(min(threads or before, before, chunks))
+    chunksize = set_parallel_chunksize(1)  # dynamic: each chunk to the next free thread
+    try:
+        kernels._plan_batch(
+            ph_ptr,
+            in_ptr,
+            in_off,
+            rows,
+            tim,
+            np.array(curs, np.int64),
+            np.array(elapsed),
+            horizon,
+            max_work,
+            api.DEFAULT_CAPACITY,
+            chunks,
+            get_num_threads(),
+            fit_ptr,
+            fit_off,
+            fit,
+            dp_end,
+            cl_t,
+            g_ph,
+            g_t,
+            g_k,
+            info,
+            n_greens,
+        )
+    finally:
+        set_parallel_chunksize(chunksize)
+        set_num_threads(before)
     out = []
     p0s, f0s = (ph_ptr + np.arange(n_int + 1)).tolist(), fit_off.tolist()
     for m, (inf, n_g) in enumerate(zip(info.tolist(), n_greens.tolist(), strict=True)):
-        p0, p1, f0, f1 = p0s[m], p0s[m + 1], f0s[m], f0s[m + 1]
+        p0, p1, f0 = p0s[m], p0s[m + 1], f0s[m]
         out.append(
             api._result(
                 int(inf[4]),
                 fit_ptr[p0:p1],
-                fit[f0:f1],
+                fit,
                 dp_end[p0 : p1 - 1],
+                f0,
                 n_g,
-                g_ph[f0 + m : f1 + m + 1],
-                g_t[f0 + m : f1 + m + 1],
-                g_k[f0 + m : f1 + m + 1],
-                cl_t[f0:f1],
+                g_ph,
+                g_t,
+                g_k,
+                f0 + m,
+                cl_t,
                 inf,
                 curs[m],
                 step,

@@ -11,7 +11,7 @@ cl_ptr[p]:cl_ptr[p + 1], sorted by arrival).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 _OPTS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 _INLINE = {**_OPTS, "inline": "always"}  # small helpers, inlined where they are called
@@ -227,6 +227,17 @@ def _schedule(
         n_x *= dp_end[i] - cl_ptr[i] + 1
     cnt[:n_x] = 0
     fsv = np.empty(n_ph, np.int64)  # scratch: clusters served per phase, for `_finish`
+    # Per row, the parts of its delay that do not depend on when it is served, computed as
+    # `_cluster_delay` computes them (same operations, same order: the same bits): arrival,
+    # arrival + duration, vehicles x headway, vehicles, n d / 2, n^2 h / 2, 2 (d - n h).
+    pre = np.empty((cl_ptr[n_ph], 7))
+    for i in range(n_ph):
+        h = tim[i, HEADWAY]
+        for j in range(cl_ptr[i], dp_end[i]):
+            a, du, nv = cl[j, ARR], cl[j, DUR], cl[j, CNT]
+            nh = nv * h
+            pre[j, 0], pre[j, 1], pre[j, 2], pre[j, 3] = a, a + du, nh, nv
+            pre[j, 4], pre[j, 5], pre[j, 6] = 0.5 * nv * du, 0.5 * nv * nv * h, 2.0 * (du - nh)
     digits = np.zeros(n_ph, np.int64)
     # The running green: entry k serves the first k clusters of `current` before it ends.
     n_c = dp_end[current] - cl_ptr[current] if current >= 0 else 0
@@ -307,13 +318,15 @@ def _schedule(
                 dsum = 0.0
                 for k in range(1, rem + 1):
                     j = first + k - 1
-                    a, du, nv = cl[j, ARR], cl[j, DUR], cl[j, CNT]
-                    nh = nv * h
-                    alpha = max(a + du, max(a, alpha) + nh)
+                    a, ad, nh, nv = pre[j, 0], pre[j, 1], pre[j, 2], pre[j, 3]
+                    alpha = max(ad, max(a, alpha) + nh)
                     beta += nh
                     b = max(a, prev)
-                    fin = max(a + du, b + nh)
-                    dsum += _cluster_delay(a, du, nv, h, b)
+                    fin = max(ad, b + nh)
+                    if b + nh >= ad:  # `_cluster_delay`, with the parts above
+                        dsum += max(nv * (b - a) - pre[j, 4] + pre[j, 5], 0.0)
+                    else:
+                        dsum += nv * (b - a) * (b - a) / pre[j, 6]
                     prev = fin
                     if beta > maxg:
                         break
@@ -343,15 +356,17 @@ def _schedule(
                     dominated = False
                     beats = False  # the new entry beats one ending on phase i
                     other = -1  # beaten by an entry ending on phase i, or two on others
+                    worst, worst_d = base, -np.inf  # the first of the highest delays
+                    # Without branches (bitwise & and |): the outcomes are unpredictable.
                     for e in range(base, base + m):
-                        ed, er = wf[e, 0], wf[e, 1]
-                        if ed <= nd and er <= nxt:
-                            if wi[e, 1] == i or (other >= 0 and other != wi[e, 1]):
-                                dominated = True
-                                break
-                            other = wi[e, 1]
-                        elif nd <= ed and nxt <= er and wi[e, 1] == i:
-                            beats = True
+                        ed, er, ep = wf[e, 0], wf[e, 1], wi[e, 1]
+                        le = (ed <= nd) & (er <= nxt)
+                        same = ep == i
+                        dominated |= le & (same | ((other >= 0) & (other != ep)))
+                        other = ep if le & (not same) & (other < 0) else other
+                        beats |= (nd <= ed) & (nxt <= er) & same
+                        worst = e if ed > worst_d else worst
+                        worst_d = max(worst_d, ed)
                     if dominated:
                         continue
                     w = base + m
@@ -366,13 +381,9 @@ def _schedule(
                                 w += 1
                     if w - base < cap:
                         cnt[tx] = w - base + 1
-                    else:  # full: keep the lower delays, and say so
+                    else:  # full (nothing dropped: `worst` holds): keep the lower delays
                         cnt[tx] = cap
                         pruned += 1
-                        worst = base
-                        for e in range(base + 1, w):
-                            if wf[e, 0] > wf[worst, 0]:
-                                worst = e
                         if not nd < wf[worst, 0]:
                             continue
                         w = worst
@@ -384,8 +395,14 @@ def _schedule(
             # serving every DP cluster before the tail. A rollout wins only if strictly better.
             if moves == 0 or src < 0 or wi[parent, 0] < 0 or wi[wi[parent, 0], 0] < 0:
                 fsv[:] = digits
-                # Only a plan below the best of its kind so far can count: stop at that bound.
-                bound = roll_d if moves > 0 else (best_d if found else np.inf)
+                # Only a plan below the best of its kind so far can count; a rollout wins only
+                # if below every complete plan, a complete plan only if not above the best
+                # rollout: stop at that bound (exact: delays only add up).
+                done_d = best_d if found else np.inf
+                if moves > 0:
+                    bound = min(roll_d, done_d)
+                else:
+                    bound = min(done_d, np.nextafter(roll_d, np.inf))
                 fd, _ = _finish(
                     cl_ptr, cl, tim, fsv, last, ready, limit, g_ph, g_t, g_k, 0, False, d, bound
                 )
@@ -540,6 +557,32 @@ def _split_rows(cl_ptr, cl, tim):
         room = (tim[i, MAX_G] - tim[i, STARTUP]) / SPLIT
         for j in range(cl_ptr[i], cl_ptr[i + 1]):
             n += max(1, int(np.ceil(max(cl[j, DUR], cl[j, CNT] * tim[i, HEADWAY]) / room)))
+    return n
+
+
+@njit(**_OPTS)
+def _pack(lens, rows, ptr, out):
+    """`clusters.pack_rows` for the batch: rows grouped lens[p] per phase go to `out` without
+    those of 0 vehicles, each phase's sorted by arrival (stable: insertion, phases are short);
+    ptr[p]:ptr[p + 1] indexes phase p. Returns the number of rows kept."""
+    n = 0
+    r = 0
+    ptr[0] = 0
+    for p in range(lens.size):
+        for j in range(r, r + lens[p]):
+            if rows[j, CNT] > 0.0:
+                q = n
+                while q > ptr[p] and out[q - 1, ARR] > rows[j, ARR]:
+                    out[q, ARR], out[q, DUR], out[q, CNT] = (
+                        out[q - 1, ARR],
+                        out[q - 1, DUR],
+                        out[q - 1, CNT],
+                    )
+                    q -= 1
+                out[q, ARR], out[q, DUR], out[q, CNT] = rows[j, ARR], rows[j, DUR], rows[j, CNT]
+                n += 1
+        r += lens[p]
+        ptr[p + 1] = n
     return n
 
 
@@ -704,6 +747,7 @@ def _plan_batch(
     max_work,
     cap,
     n_chunks,
+    n_threads,
     fit_ptr,
     fit_off,
     fit,
@@ -721,14 +765,19 @@ def _plan_batch(
     in_ptr[ph_ptr[m] + m : ph_ptr[m + 1] + m + 1], relative to its rows in_off[m]:in_off[m + 1]
     of cl; fitted rows go to fit_off[m]:fit_off[m + 1] (pointers laid out like in_ptr), and
     greens to g_ph/g_t/g_k[fit_off[m] + m : fit_off[m + 1] + m + 1].
+    Call it with Numba's parallel chunk size 1 (`set_parallel_chunksize`; a `with` block here
+    would not cache): chunks are then handed out one at a time to whichever thread is free (a
+    thread slowed by other work takes fewer). Each thread reuses one DP workspace: n_threads
+    must be Numba's `get_num_threads()` for the call (inside, it would stop the caching).
     """
     n_int = ph_ptr.size - 1
+    size = min(max_work, 4096)  # _plan grows its own if a DP needs more
+    ws_cnt = np.empty((n_threads, size), np.int64)
+    ws_f = np.empty((n_threads, size * cap, 2))
+    ws_g = np.empty((n_threads, size * cap, 2))
+    ws_i = np.empty((n_threads, size * cap, 3), np.int64)
     for ch in prange(n_chunks):
-        size = min(max_work, 4096)  # one workspace per chunk, reused; _plan grows it if short
-        ws_cnt = np.empty(size, np.int64)
-        ws_f = np.empty((size * cap, 2))
-        ws_g = np.empty((size * cap, 2))
-        ws_i = np.empty((size * cap, 3), np.int64)
+        t = get_thread_id()
         for m in range(ch * n_int // n_chunks, (ch + 1) * n_int // n_chunks):
             p0, p1 = ph_ptr[m] + m, ph_ptr[m + 1] + m + 1
             f0, f1 = fit_off[m], fit_off[m + 1]
@@ -743,10 +792,10 @@ def _plan_batch(
                 fit_ptr[p0:p1],
                 fit[f0:f1],
                 dp_end[p0 : p1 - 1],
-                ws_cnt,
-                ws_f,
-                ws_g,
-                ws_i,
+                ws_cnt[t],
+                ws_f[t],
+                ws_g[t],
+                ws_i[t],
                 cap,
                 g_ph[f0 + m : f1 + m + 1],
                 g_t[f0 + m : f1 + m + 1],

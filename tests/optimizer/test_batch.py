@@ -5,7 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from edge.optimizer import cluster_table, phase_timing, schedule, schedule_batch
+from edge.optimizer import cluster_table, kernels, phase_timing, schedule, schedule_batch
+from edge.optimizer.clusters import pack_rows
 
 
 def _problems(n, seed=1):
@@ -78,3 +79,42 @@ def test_batch_names_each_kind_of_bad_problem(index, field, value, message):
     problems[index][field] = value
     with pytest.raises(ValueError, match=message):
         schedule_batch([tuple(p) for p in problems])
+
+
+def test_batch_packs_clusters_as_cluster_table_does():
+    """Zero-vehicle rows dropped, each phase sorted by arrival, ties kept in input order."""
+    rng = random.Random(5)
+    lens = [rng.randint(0, 6) for _ in range(40)]
+    rows = np.array(
+        [
+            (rng.choice([0.0, 5.0, rng.uniform(0, 60)]), rng.choice([0.0, 3.0]), rng.choice([0, 2]))
+            for _ in range(sum(lens))
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 3)
+    want_ptr, want_rows = pack_rows(lens, rows)
+    ptr = np.empty(len(lens) + 1, np.int64)
+    out = np.empty_like(rows)
+    n = kernels._pack(np.array(lens, np.int64), rows, ptr, out)
+    assert np.array_equal(ptr, want_ptr) and np.array_equal(out[:n], want_rows)
+
+
+def test_batch_on_one_thread_and_unsorted_input_gives_the_same_plans():
+    problems = _problems(30, seed=11)
+    for m in range(0, 30, 3):  # reversed phases and an empty cluster: the batch sorts and drops
+        clusters, timing, current, elapsed = problems[m]
+        clusters = [list(reversed(c)) + [(1.0, 0.0, 0.0)] for c in clusters]
+        problems[m] = (clusters, timing, current, elapsed)
+    one = schedule_batch(problems, max_work=64, threads=1)
+    every = schedule_batch(problems, max_work=64)
+    for a, b, problem in zip(one, every, problems, strict=True):
+        want = schedule(*problem, max_work=64)
+        assert a.greens == b.greens == want.greens
+        assert a.decision == b.decision == want.decision
+        assert np.array_equal(a.clusters.rows, want.clusters.rows)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_batch_refuses_a_bad_thread_count(threads):
+    with pytest.raises(ValueError, match=r"threads must be an integer >= 1 or None, got "):
+        schedule_batch(_problems(2), threads=threads)
