@@ -24,9 +24,10 @@ from edge.model import (
     SignalGroup,
     validate,
 )
+from edge.rings import RingedIntersection, validate_rings
 
 _REQUIRED = object()
-_TOP = ("intersection", "groups", "conflicts", "phases", "detectors", "link", "broker")
+_TOP = ("intersection", "groups", "conflicts", "phases", "rings", "detectors", "link", "broker")
 _INTERSECTION_KEYS = {"id": _REQUIRED, "startup_flash_s": 5.0, "startup_all_red_s": 3.0}
 
 # One line of help per key, written above the key in commented files (`dumps(comments=True)`).
@@ -58,6 +59,11 @@ HELP = {
     "min_green_s",
     "phases.ped_clear_s": "Pedestrian Clearance (flashing don't walk), s; ends before the vehicle "
     "yellow, so max(walk_s, min_green_s) + ped_clear_s <= max_green_s",
+    "rings": "Rings and barriers (dual-ring operation, NEMA TS2): one [[rings]] table per ring. "
+    "Without them phases run one at a time in free cyclic order.",
+    "rings.sequence": "the ring's barrier groups in order, each a list of phase names in service "
+    "order; the k-th group of every ring is one side of the barrier (ring 1 = [[p1, p2], "
+    "[p3, p4]], ring 2 = [[p5, p6], [p7, p8]] for a NEMA 8-phase dual ring)",
     "detectors": "Detectors: one per controller input; inputs are numbered 0..n-1 without gaps.",
     "detectors.name": "unique name",
     "detectors.input": "controller input number",
@@ -102,7 +108,7 @@ def loads(text: str, source: str = "<string>") -> Intersection:
     if ix is not None:
         # A missing key is already reported; its MISSING value would be reported again.
         seen = {p.field for p in problems}
-        problems += [p for p in validate(ix) if p.field not in seen]
+        problems += [p for p in validate(ix) + validate_rings(ix) if p.field not in seen]
     if problems:
         raise ConfigError(problems, source)
     return ix
@@ -194,6 +200,17 @@ class _Reader:
                 self.add(f"conflicts.pairs[{i}]", pair, "must be a pair of group names")
         return good
 
+    def rings(self, data):
+        """The `sequence` of every [[rings]] table (None when there are none)."""
+        if "rings" not in data:
+            return None
+        raw = data["rings"]
+        if not isinstance(raw, list) or not raw or not all(isinstance(e, dict) for e in raw):
+            self.add("rings", raw, "must be an array of tables ([[rings]])", broken=True)
+            return None
+        return [self.table(f"rings[{i}]", e, {"sequence": _REQUIRED}).get("sequence")
+                for i, e in enumerate(raw)]  # fmt: skip
+
     def build(self, data) -> Intersection | None:
         for key, value in data.items():
             if key not in _TOP:
@@ -204,12 +221,14 @@ class _Reader:
         groups = self.entries(data, "groups", SignalGroup, required=True)
         pairs = self.pairs(data)
         phases = self.entries(data, "phases", Phase, required=True)
+        rings = self.rings(data)
         detectors = self.entries(data, "detectors", Detector, required=False)
         link = LinkSettings(**self.table("link", data.get("link", {}), _keys(LinkSettings)))
         broker = self.table("broker", data.get("broker", {}), _keys(BrokerSettings))
         if self.broken:
             return None
-        return Intersection(
+        extra = {} if rings is None else {"rings": rings}
+        return (Intersection if rings is None else RingedIntersection)(
             groups=groups,
             conflicts=pairs,
             phases=phases,
@@ -217,6 +236,7 @@ class _Reader:
             link=link,
             broker=BrokerSettings(**broker),
             **top,
+            **extra,
         )
 
 
@@ -257,6 +277,8 @@ def dumps(ix: Intersection, comments: bool = False) -> str:
         out.append("pairs = []")
     for i, ph in enumerate(ix.phases):
         section("[[phases]]", "phases", _fields(ph), i == 0)
+    for i, ring in enumerate(getattr(ix, "rings", ())):
+        section("[[rings]]", "rings", [("sequence", ring)], i == 0)
     for i, d in enumerate(ix.detectors):
         section("[[detectors]]", "detectors", _fields(d), i == 0)
     section("[link]", "link", _fields(ix.link), True)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from edge import config
 from edge.model import Detector, Intersection, Phase, SignalGroup
+from edge.rings import RingedIntersection, with_rings
 
 _CROSS_STREET = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}
 _OPPOSITE = {"n": "s", "s": "n", "e": "w", "w": "e"}
@@ -134,6 +135,49 @@ def tee() -> Intersection:
     )
 
 
+def nema8(peds: bool = False, preempt: bool = False) -> RingedIntersection:
+    """NEMA 8-phase dual ring on a four-way intersection: 8 vehicle groups, one phase each,
+    ring 1 = p1 p2 | p3 p4, ring 2 = p5 p6 | p7 p8, the barrier between p2/p6 and p3/p7.
+
+    Odd phases are protected lefts, even ones the through movements (NEMA numbering): p1 n_left
+    and p6 n_thru lead together, p5 s_left with p2 s_thru; p3 e_left, p8 e_thru, p7 w_left,
+    p4 w_thru. A stop-bar detector per group and an advance detector per through group.
+
+    With `peds`, each through phase walks a pedestrian group beside it (`<thru>_ped`: walk 7 s,
+    clearance 12 s, a push button each), conflicting with the cross street and the left turn of
+    its own ring. With `preempt`, one more input is an emergency-vehicle preemption of p4.
+    """
+    base = cross()
+    groups = {g.name: g for g in base.groups}
+    order = ("n_left", "s_thru", "e_left", "w_thru", "s_left", "n_thru", "w_left", "e_thru")
+    vehicles = [groups[g] for g in order]
+    conflicts = set(base.conflicts)
+    phases = [
+        _phase(f"p{k + 1}", [g], 30.0 if k % 2 == 0 else 45.0, left=k % 2 == 0)
+        for k, g in enumerate(order)
+    ]
+    dets = list(_detectors(vehicles, [g for g in order if "thru" in g]))
+    if peds:
+        for k in (1, 3, 5, 7):
+            thru, left = order[k], order[k - 1]
+            ped = SignalGroup(f"{thru}_ped", "pedestrian", thru[0], "crossing")
+            vehicles.append(ped)
+            cross_street = [g for g in order if _street(g[0]) != _street(thru[0])]
+            conflicts.update(frozenset((ped.name, g)) for g in [left, *cross_street])
+            phases[k] = replace(phases[k], groups=(thru, ped.name), walk_s=7.0, ped_clear_s=12.0)
+            dets.append(Detector(f"{ped.name}_button", len(dets), (ped.name,), "ped_button"))
+    if preempt:
+        dets.append(Detector("p4_preempt", len(dets), ("w_thru",), "preempt"))
+    ix = Intersection(
+        id="nema8",
+        groups=tuple(vehicles),
+        conflicts=frozenset(conflicts),
+        phases=tuple(phases),
+        detectors=tuple(dets),
+    )
+    return with_rings(ix, ((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8"))))
+
+
 def _corridor_node(k: int) -> Intersection:
     """Intersection k (1-based) of an east-west arterial: odd ones are major crossings with
     protected arterial lefts (3 phases), even ones minor crossings (2 phases, permissive lefts).
@@ -177,11 +221,12 @@ def corridor(n: int) -> list[Intersection]:
     return [_corridor_node(k) for k in range(1, n + 1)]
 
 
-EXAMPLES = ("cross", "tee", "corridor")
+EXAMPLES = ("cross", "tee", "corridor", "nema8")
 
 _INTRO = {
     "cross": "a four-way intersection with protected lefts (8 groups, 4 phases).",
     "tee": "a T junction: main street east-west, a stem to the south (5 groups, 3 phases).",
+    "nema8": "a NEMA 8-phase dual ring (ring 1 = p1 p2 | p3 p4, ring 2 = p5 p6 | p7 p8).",
     "corridor": "the first intersection (corridor-1) of an arterial corridor.\n"
     "# Each intersection of a corridor has its own file with its own id; the others\n"
     "# alternate between this 3-phase crossing and a 2-phase one (corridor-2).",
@@ -196,11 +241,13 @@ def example(name: str) -> Intersection:
         return tee()
     if name == "corridor":
         return corridor(1)[0]
+    if name == "nema8":
+        return nema8()
     raise ValueError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}")
 
 
 def example_toml(name: str) -> str:
-    """A commented config for `name` (cross, tee or corridor) that a technician can start from."""
+    """A commented config for `name` (an EXAMPLES name) that a technician can start from."""
     ix = example(name)
     intro = [
         f"# Greenwave intersection config: {_INTRO[name]}",

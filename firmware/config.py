@@ -36,7 +36,8 @@ _KEYS = (
 )
 # Optional keys (absent = the defaults in config_data.Config): recall, pedestrian timing,
 # detector kinds and diagnostics.
-_OPTIONAL = ("recall", "ped_timing", "det_kind", "det_diag")
+_OPTIONAL = ("recall", "ped_timing", "det_kind", "det_diag", "rings")
+_MAX_RINGS = const(4)
 MAX_ERRATIC = const(1000)  # counts per minute
 _TIMING = ("min_green", "max_green", "passage", "yellow", "all_red")
 _TIMING_TEXT = "min_green, max_green, passage, yellow, all_red"
@@ -351,6 +352,93 @@ def _det_extra(out, d, cfg):
                 cfg.det_diag = diag
 
 
+def _rings(out, d, cfg):
+    """Dual-ring/barrier structure: d["rings"][r][b] lists ring r's phases in barrier group b, in
+    service order. Every phase in exactly one ring, the same number of barrier groups in every
+    ring, phases of different rings in one barrier group never conflict, and a signal group
+    belongs to one ring only (each ring drives its own heads)."""
+    rings = d["rings"]
+    n = cfg.n_phases
+    if type(rings) is not list or not 1 <= len(rings) <= _MAX_RINGS:
+        out.append(f"rings: {rings!r} is not a list of 1..{_MAX_RINGS} rings")
+        return
+    nb = -1
+    ring_of = [-1] * n
+    side = bytearray(n)
+    order = []
+    for r, ring in enumerate(rings):
+        if type(ring) is not list or not ring or not all(type(b) is list for b in ring):
+            out.append(f"rings[{r}]: {ring!r} is not a list of barrier groups (lists of phases)")
+            return
+        if nb < 0:
+            nb = len(ring)
+        elif len(ring) != nb:
+            out.append(f"rings[{r}]: {len(ring)} barrier groups, rings[0] has {nb}")
+            return
+        seq = []
+        cells = []
+        for b, group in enumerate(ring):
+            cells.append(bytes(p for p in group if _is_int(p) and 0 <= p < n))
+            for p in group:
+                f = f"rings[{r}][{b}]"
+                if not _is_int(p) or not 0 <= p < n:
+                    out.append(f"{f}: {p!r} is not a phase index (there are {n} phases)")
+                    return
+                if ring_of[p] >= 0:
+                    out.append(f"{f}: phase {p} is already in rings[{ring_of[p]}]")
+                    return
+                ring_of[p] = r
+                side[p] = b
+                seq.append(p)
+        if not seq:
+            out.append(f"rings[{r}]: {ring!r} holds no phase")
+        order.append(cells)
+    for p in range(n):
+        if ring_of[p] < 0:
+            out.append(f"rings: phase {p} is in no ring")
+    gring = [-1] * cfg.n_groups
+    for b in range(nb):
+        if not any(side[p] == b and ring_of[p] >= 0 for p in range(n)):
+            out.append(f"rings: barrier group {b} holds no phase")
+    for p in range(n):
+        m = cfg.phase_mask[p]
+        for g in range(cfg.n_groups):
+            if (m >> g) & 1 and ring_of[p] >= 0:
+                if gring[g] >= 0 and gring[g] != ring_of[p]:
+                    out.append(
+                        f"rings: group {g} ({cfg.groups[g]}) is in rings {gring[g]} and "
+                        f"{ring_of[p]}; a signal group belongs to one ring"
+                    )
+                gring[g] = ring_of[p]
+        for q in range(p + 1, n):
+            if ring_of[p] != ring_of[q] and side[p] == side[q] and ring_of[q] >= 0:
+                mq = cfg.phase_mask[q]
+                if any((m >> g) & 1 and cfg.conflict_mask[g] & mq for g in range(cfg.n_groups)):
+                    out.append(
+                        f"rings: phases {p} and {q} conflict but share barrier group "
+                        f"{side[p]} in different rings"
+                    )
+    cfg.rings = order
+
+
+def _ring_cycle(cfg):
+    # The rings cross each barrier together: a barrier group lasts as long as its longest ring.
+    # A call on a phase its ring has just passed waits for the rest of that barrier group, the
+    # others, and then the phases before it in its ring: the longest such run is added.
+    total = 0
+    before = 0
+    for b in range(len(cfg.rings[0])):
+        longest = 0
+        for ring in cfg.rings:
+            t = 0
+            for p in ring[b]:
+                before = t if t > before else before
+                t += cfg.max_green[p] + cfg.yellow[p] + cfg.all_red[p]
+            longest = t if t > longest else longest
+        total += longest
+    cfg.max_cycle = total + before
+
+
 def load(d):
     """Validate the compact config dict `d` and return a `Config`; raise `ConfigError` listing
     every problem found."""
@@ -397,6 +485,11 @@ def load(d):
     if phases_ok and timing_ok:
         _ped_timing(out, d, cfg)
         _group_bounds(cfg)
+        if "rings" in d:
+            k = len(out)
+            _rings(out, d, cfg)
+            if len(out) == k:
+                _ring_cycle(cfg)
         longest = max(cfg.all_red)
         if all_red_ok and d["startup_all_red"] < longest:
             v = d["startup_all_red"]

@@ -19,7 +19,13 @@ class Config:
     `ped_dets` (push buttons), `pre_dets` (preempt inputs), `fail_none` (a failed detector
     places no call); `det_diag` None or, per detector i, [3i] no-activity ms, [3i+1] max-presence
     ms, [3i+2] erratic counts per minute (0: check off).
+    Dual-ring: `rings` None (free phase order) or, per ring, per barrier group, its phases in
+    service order (bytes).
+    `max_cycle` is then the sum over barrier groups of the longest ring's phase spans there,
+    plus the longest run of phases before another in one ring's barrier group.
     """
+
+    rings = None  # a class default: a config without rings has no attribute of its own (heap)
 
     def __init__(self):
         self.id = ""

@@ -107,7 +107,18 @@ def _low(m):
 
 
 class Sequencer:
-    """The phase sequencer for one validated `Config`, starting in start-up flash at `now_ms`."""
+    """The phase sequencer for one validated `Config`, starting in start-up flash at `now_ms`.
+    For a config with rings it is a rings.RingSequencer (dual-ring/barrier operation), whose
+    code is loaded only then."""
+
+    def __new__(cls, cfg, now_ms):
+        if cls is Sequencer and cfg.rings is not None:
+            from .rings import RingSequencer
+
+            # CPython then runs RingSequencer.__init__ once more (same arguments, same result);
+            # MicroPython does not, as the object is not exactly a Sequencer.
+            return RingSequencer(cfg, now_ms)
+        return object.__new__(cls)
 
     def __init__(self, cfg, now_ms):
         self.cfg = cfg

@@ -4,6 +4,6 @@ The factories live in edge.factories, inside the package, because `greenwave con
 prints them at run time; this module re-exports them for tests.
 """
 
-from edge.factories import corridor, cross, tee
+from edge.factories import corridor, cross, nema8, tee
 
-__all__ = ["corridor", "cross", "tee"]
+__all__ = ["corridor", "cross", "nema8", "tee"]

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import config
-from edge.factories import corridor, cross, tee
+from edge.factories import corridor, cross, nema8, tee
 from edge.model import MISSING, BrokerSettings, ConfigError, LinkSettings
+from edge.rings import RingedIntersection, with_rings
 
 MINIMAL = """
 [intersection]
@@ -58,7 +59,9 @@ def fields(err):
     return got
 
 
-@pytest.mark.parametrize("ix", [cross(), tee(), *corridor(4)], ids=lambda ix: ix.id)
+@pytest.mark.parametrize(
+    "ix", [cross(), tee(), *corridor(4), nema8(peds=True)], ids=lambda ix: ix.id
+)
 def test_round_trip(ix):
     text = config.dumps(ix)
     assert config.loads(text) == ix
@@ -245,3 +248,69 @@ def test_round_trip_of_recall_pedestrians_preemption_and_diagnostics():
     assert text.count("recall =") == 1  # defaults are not written
     assert config.loads(text) == ix
     assert config.loads(config.dumps(ix, comments=True)) == ix
+
+
+RINGS = """
+[[rings]]
+sequence = [["p1", "p2"], ["p3", "p4"]]
+
+[[rings]]
+sequence = [["p5", "p6"], ["p7", "p8"]]
+"""
+
+
+def _nema_text(rings):
+    text = config.dumps(nema8())
+    return text[: text.index("[[rings]]")] + rings + text[text.index("[[detectors]]") - 1 :]
+
+
+def test_rings_are_read_written_and_sent_to_the_controller():
+    ix = config.loads(_nema_text(RINGS))
+    assert isinstance(ix, RingedIntersection) and ix == nema8()
+    assert ix.to_compact()["rings"] == [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+    assert "rings" not in cross().to_compact()
+    text = config.dumps(ix, comments=True)
+    assert "[[rings]]\n# sequence: the ring's barrier groups in order" in text
+    assert 'sequence = [["p5", "p6"], ["p7", "p8"]]' in text
+
+
+def test_ring_problems_name_the_field_and_value():
+    bad = """
+[[rings]]
+sequence = [["p1", "p2"], ["p3", "p9"]]
+
+[[rings]]
+sequence = [["p5", "p6", "p7", "p8", "p2"]]
+
+[[rings]]
+sequence = "1 2 | 3 4"
+colour = "red"
+"""
+    got = {(p.field, str(p.value)): p.message for p in problems_of(_nema_text(bad)).problems}
+    assert got[("rings[0].sequence[1]", "p9")] == "unknown phase"
+    assert got[("rings[1].sequence[0]", "p2")] == "phase already in rings[0]"
+    assert "rings[0] has 2" in got[("rings[1].sequence", "(('p5', 'p6', 'p7', 'p8', 'p2'),)")]
+    assert "barrier groups" in got[("rings[2].sequence", "1 2 | 3 4")]
+    assert "unknown key" in got[("rings[2].colour", "red")]
+    assert got[("phases[3].name", "p4")].startswith("phase is in no ring")
+    msg = got[("rings[1].sequence[0]", "p7")]
+    assert "of rings[0] in barrier group 0 (groups" in msg and "at the same time" in msg
+
+
+def test_ring_rules_group_in_one_ring_and_every_side_used():
+    ix = nema8()
+    phases = list(ix.phases)
+    phases[5] = dataclasses.replace(phases[5], groups=("n_thru", "s_thru"))  # p6 takes p2's group
+    ix = dataclasses.replace(ix, phases=tuple(phases), rings=(
+        (("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8")), ((), ())))  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        ix.to_compact()
+    got = {p.field: p.message for p in err.value.problems}
+    assert "a signal group belongs to one ring" in got["phases[5].groups"]
+    assert got["rings[2].sequence"] == "holds no phase"
+
+
+def test_with_rings_keeps_the_intersection():
+    ix = with_rings(cross(), ((("ns_left", "ns_thru"), ("ew_left", "ew_thru")),))
+    assert ix.phases == cross().phases and ix.to_compact()["rings"] == [[[0, 1], [2, 3]]]
+    assert config.loads(config.dumps(ix)) == ix

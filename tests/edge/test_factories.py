@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 from edge import config, factories
-from edge.factories import corridor, cross, tee
+from edge.factories import corridor, cross, nema8, tee
 from edge.model import validate
+from edge.rings import validate_rings
+from firmware import config as fwconfig
 
 CROSS_STREET = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}
 OPPOSITE = {"n": "s", "s": "n", "e": "w", "w": "e"}
@@ -22,7 +24,7 @@ def expected_cross_conflict(a, b) -> bool:
 
 
 def all_intersections():
-    return [cross(), tee(), *corridor(4)]
+    return [cross(), tee(), *corridor(4), nema8()]
 
 
 @pytest.mark.parametrize("ix", all_intersections(), ids=lambda ix: ix.id)
@@ -123,3 +125,32 @@ def test_tests_factories_reexports():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.cross is cross and module.tee is tee and module.corridor is corridor
+    assert module.nema8 is nema8
+
+
+@pytest.mark.parametrize("kw", [{}, {"peds": True}, {"peds": True, "preempt": True}])
+def test_nema8_is_a_standard_dual_ring(kw):
+    ix = nema8(**kw)
+    assert validate(ix) == [] and validate_rings(ix) == []
+    assert ix.rings == ((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8")))
+    names = {ph.name: ph.groups[0] for ph in ix.phases}
+    assert [names[f"p{k}"] for k in range(1, 9)] == [
+        "n_left", "s_thru", "e_left", "w_thru", "s_left", "n_thru", "w_left", "e_thru"
+    ]  # fmt: skip
+    # concurrent pairs never conflict; a phase's ring partner on its side always does
+    for a, b in (
+        ("p1", "p5"),
+        ("p1", "p6"),
+        ("p2", "p5"),
+        ("p2", "p6"),
+        ("p3", "p8"),
+        ("p4", "p7"),
+    ):
+        assert not ix.conflicting(names[a], names[b])
+    for a, b in (("p1", "p2"), ("p5", "p6"), ("p3", "p4"), ("p7", "p8"), ("p2", "p4")):
+        assert ix.conflicting(names[a], names[b])
+    cfg = fwconfig.load(ix.to_compact())
+    assert cfg.rings == [[bytes([0, 1]), bytes([2, 3])], [bytes([4, 5]), bytes([6, 7])]]
+    walks = [ph.name for ph in ix.phases if ph.walk_s]
+    assert walks == (["p2", "p4", "p6", "p8"] if kw else [])
+    assert any(d.role == "preempt" for d in ix.detectors) == bool(kw.get("preempt"))

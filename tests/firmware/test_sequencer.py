@@ -575,3 +575,9 @@ def test_steps_with_recall_walks_omits_and_preemption_allocate_nothing():
             worst = max(worst, gc.mem_alloc() - before)
             gc.enable()
     assert worst == 0, worst
+
+
+def test_a_config_without_rings_runs_the_free_sequencer():
+    # sequencer.Sequencer picks the ring sequencer only for a config with rings (test_rings.py)
+    r = Rig(two())
+    assert type(r.seq) is Sequencer and r.cfg.rings is None
