@@ -82,8 +82,9 @@ async def _task(i, hal, ctl, beats, sh):
         sh[1] = e
 
 
-async def main(hal, cfg, boot_detail=None):
-    """Run the controller's tasks until the HAL asks to quit; raise what a task raised."""
+async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
+    """Run the controller's tasks until the HAL asks to quit; raise what a task raised. `keys`
+    and `boot` (the boot id) as Controller takes them."""
     # One module at a time, leaves first, collecting in between: loading a module needs room
     # beyond what it keeps, and nested imports would need it for several at once.
     for name in ("protocol", "link", "monitor", "sequencer", "detectors", "controller"):
@@ -97,7 +98,7 @@ async def main(hal, cfg, boot_detail=None):
     # instead of splitting the free space the ticks need; then its own start-up garbage.
     gc.collect()
     now = hal.now_ms()
-    ctl = Controller(cfg, now)
+    ctl = Controller(cfg, now, keys, boot)
     if boot_detail:
         ctl.event(now, P.EV_BOOT, boot_detail)
     hal.write_heads(now, ctl.signals)
@@ -149,14 +150,15 @@ def _note(flash, name, data):
 def run():
     from . import boot
 
-    hal, cfg, mode, detail, maint_s = boot.start()
+    hal, cfg, mode, detail, maint_s, keys = boot.start()
+    boot_id = boot.boot_id()
     del boot
     unload("boot")
     gc.collect()
     n = cfg.n_groups if cfg is not None else hal.heads
     try:
         if cfg is not None:
-            asyncio.run(main(hal, cfg, None if detail == "reset power" else detail))
+            asyncio.run(main(hal, cfg, None if detail == "reset power" else detail, keys, boot_id))
         else:
             from .safemode import run as safe
 

@@ -94,9 +94,48 @@ def load_config(dirpath):
     return config.load(d), source
 
 
+def load_keys(dirpath):
+    """(keys or None, problem or None) from `keys.json` on flash: keys = (site id bytes,
+    {operator key id bytes: key bytes}, link key bytes) as the Controller takes them. No file
+    is no keys, quietly; a damaged or invalid one is no keys and a problem to report."""
+    from binascii import unhexlify
+
+    from . import storage
+
+    try:
+        d, _ = storage.load(dirpath, "keys")
+    except storage.StorageError as e:
+        p = e.problems[0] if e.problems else str(e)
+        return None, None if p.endswith(": missing") else p
+    try:
+        site = d["site"]
+        ops = {}
+        for k, v in d.get("operators", {}).items():
+            ops[k.encode()] = unhexlify(v)
+        link = unhexlify(d["link"])
+        if not site or len(link) < 16 or min([len(v) for v in ops.values()] + [16]) < 16:
+            raise ValueError("a key shorter than 16 bytes or no site")
+        return (site.encode(), ops, link), None
+    except Exception as e:  # KeyError, ValueError, AttributeError: never half a key set
+        return None, "keys.json: %r" % e
+
+
+def boot_id():
+    """A random 30-bit id for this boot (a board's small int): link tags bind to it."""
+    import os
+
+    try:
+        b = os.urandom(4)
+    except (AttributeError, OSError):  # a port without urandom
+        import random
+
+        return random.getrandbits(30)
+    return (b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) & 0x3FFFFFFF
+
+
 def start():
-    """(hal, cfg or None, mode, detail, maintenance s): cfg is None when the app must not run
-    (safe or maintenance mode, or no usable config on flash)."""
+    """(hal, cfg or None, mode, detail, maintenance s, keys): cfg is None when the app must not
+    run (safe or maintenance mode, or no usable config on flash); keys as `load_keys` says."""
     hal = make_hal()
     flash = hal.flash_dir
     from . import crashlog
@@ -106,6 +145,7 @@ def start():
     del crashlog
     unload("crashlog")
     cfg = None
+    keys = None
     if run_app:
         try:
             cfg, source = load_config(flash)
@@ -125,6 +165,9 @@ def start():
         else:
             if source != "config.json":
                 detail += "; config from " + source
+            keys, problem = load_keys(flash)
+            if problem:
+                detail += "; no operator keys: " + problem
         unload("config")
         unload("storage")
-    return hal, cfg, mode, detail, maint_s
+    return hal, cfg, mode, detail, maint_s, keys

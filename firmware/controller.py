@@ -5,7 +5,9 @@ the bytes received since the last tick, and leaves frames to send in `out` and t
 `signals` (with `changed` set when they moved). The HAL and the app do all the I/O.
 """
 
+import gc
 import struct
+import sys
 
 from . import detectors, link, monitor, sequencer, ticks
 from . import protocol as P
@@ -24,21 +26,39 @@ _TELEMETRY_EVERY_MS = const(1000)
 # event of the longest kind, as a boot that reports a crash sends). A frame that does not fit is
 # dropped and counted in `out_dropped`.
 OUT_BYTES = const(384)
-# The longest frame the gateway sends us (commands are 14 bytes, a heartbeat 16): a longer one
-# is dropped and counted as "long". Half of MAX_FRAME, which the receive buffer would otherwise be.
-_RX_FRAME = const(128)
+# The longest frame the gateway sends us, decoded: a SIGNED COMMAND with a 32-character key id
+# and a 64-digit nonce is 12 + 139 bytes (a link-signed COMMAND 34, a heartbeat 20). A longer
+# one is dropped and counted as "long"; MAX_FRAME (256) would waste 104 bytes of heap.
+_RX_FRAME = const(152)
+_MP = sys.implementation.name == "micropython"
+# Free heap a signed command needs to be checked (auth.py's code and its work, in pieces the
+# fragmented heap still has): measured 5-7 KB on cross(); with less it is refused at once.
+_AUTH_HEAP = const(6144)
+_OOM = b"out of memory"
 
 
 class Controller:
-    def __init__(self, cfg, now_ms):
+    """`keys` = (site id bytes, {operator key id bytes: key}, link key or None), or None when
+    none are provisioned; `boot` is this boot's random id (its heartbeats say it)."""
+
+    def __init__(self, cfg, now_ms, keys=None, boot=0):
         self.cfg = cfg
+        # signed commands (auth.py keeps them up to date): link counter, Unix time - auth.EPOCH
+        # heard so far, replay floor and ring (made on the first operator command)
+        self.keys = keys
+        self.boot = boot & 0x3FFFFFFF
+        self.link_ctr = 0
+        self.unix = 0
+        self.floor = 0
+        self.ring = None
+        self.ring_next = 0
         self.seq = sequencer.Sequencer(cfg, now_ms)
         self.signals = self.seq.signals
         self.mon = monitor.Monitor(cfg, now_ms, self.signals)
         self.det = detectors.Detectors(cfg.n_detectors, diag=cfg.det_diag, fail_none=cfg.fail_none)
         self._failed = 0  # detector failures reported so far
         self.link = link.LinkState(now_ms)
-        self.dedup = link.CommandDedup()
+        self.dedup = link.CommandDedup(8)  # retries come within 2 s; each ACK kept takes heap
         self.decoder = P.Reader(_RX_FRAME)
         self._enc = P.Encoder()
         self.out = bytearray(OUT_BYTES)  # out[:out_n] is waiting to be sent
@@ -101,31 +121,64 @@ class Controller:
         self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
 
     def _send_heartbeat(self, now_ms):
-        struct.pack_into(">I", self._enc.body, P.PAYLOAD, now_ms & 0xFFFFFFFF)
-        self._emit(P.T_HEARTBEAT, 4)
+        struct.pack_into(">III", self._enc.body, P.PAYLOAD, now_ms & 0xFFFFFFFF, self.boot,
+                         self.link_ctr)  # fmt: skip
+        self._emit(P.T_HEARTBEAT, 12)
 
     # incoming ------------------------------------------------------------------------------
-    def _on_command(self, now_ms, seq, payload):
+    def _on_command(self, now_ms, seq, payload, signed):
         stored = self.dedup.lookup(seq, payload)
         if stored is not None:  # a retry: answer again, do not run twice
             self._send(P.T_ACK, stored)
             return
-        try:
-            code, arg = P.unpack_command(payload)
-        except ValueError:
-            result, reason = P.ACK_MALFORMED, "malformed command"
+        code = arg = 0
+        reason = None
+        if signed or self.keys is not None or len(payload) != 2:
+            # auth.py checks it: loaded for this command and unloaded after it (its code is
+            # about 3 KB of heap the running controller cannot keep). Short of heap for it, the
+            # command is refused "out of memory" and the controller runs on: no command can
+            # crash it (the answer is written in place: that refusal allocates nothing).
+            if _MP:
+                gc.collect()
+                if gc.mem_free() < _AUTH_HEAP:
+                    return self._out_of_memory(seq)
+            try:
+                from . import auth
+
+                code, arg, reason = auth.check(self, payload, signed)
+            except MemoryError:
+                reason = 0  # out of memory: answered below, once auth.py is gone
+            auth = None
+            if _MP:  # (CPython's collection can take longer than the link's timeout)
+                sys.modules.pop("firmware.auth", None)
+                try:  # not dir(): its list would need heap there may not be
+                    delattr(sys.modules["firmware"], "auth")
+                except (KeyError, AttributeError):
+                    pass
+                gc.collect()
+            if reason == 0:
+                return self._out_of_memory(seq)
+        else:  # a controller without keys takes the gateway's plain requests
+            code, arg = payload[0], payload[1]
+        if reason is not None:
+            result = P.ACK_MALFORMED if reason == "malformed command" else P.ACK_REFUSED
+        elif code == P.CMD_PREEMPT and not signed:  # only an operator may preempt
+            result, reason = P.ACK_REFUSED, "preempt needs an operator signature"
+        elif self._mode(now_ms) != P.MODE_REMOTE:
+            result, reason = P.ACK_REFUSED, "not in remote mode"
         else:
-            if code == P.CMD_PREEMPT:  # only an operator may preempt; signatures are to come
-                result, reason = P.ACK_REFUSED, "preempt needs an operator signature"
-            elif self._mode(now_ms) != P.MODE_REMOTE:
-                result, reason = P.ACK_REFUSED, "not in remote mode"
-            else:
-                result, reason = self.seq.request(code, arg, now_ms)
+            result, reason = self.seq.request(code, arg, now_ms)
         ack = P.pack_ack(seq, result, reason)
         self.dedup.store(seq, ack, payload)
         self._send(P.T_ACK, ack)
         if result != P.ACK_OK:
             self._event(now_ms, P.EV_REFUSED, reason)
+
+    def _out_of_memory(self, seq):
+        b = self._enc.body
+        struct.pack_into(">HB", b, P.PAYLOAD, seq & 0xFFFF, P.ACK_REFUSED)
+        b[P.PAYLOAD + 3 : P.PAYLOAD + 16] = _OOM
+        self._emit(P.T_ACK, 16)
 
     def _on_frames(self, now_ms, rx, n=-1):
         # decoder.push undoes COBS in place; only frames with a payload we read allocate
@@ -138,15 +191,18 @@ class Controller:
             mtype = dec.mtype
             if mtype < 0:
                 continue
-            seq = dec.seq
-            payload = dec.payload() if mtype != P.T_HEARTBEAT else b""
             # link changes take effect before the frame that caused them is acted on: silence
             # may have ended the link just before it, and this frame may bring it back up
             self._link_changes(now_ms)
             self.link.heard(now_ms)
             self._link_changes(now_ms)
-            if mtype == P.T_COMMAND:
-                self._on_command(now_ms, seq, payload)
+            if mtype == P.T_HEARTBEAT:
+                if dec.plen == 8:  # the gateway's Unix time: only ever moves forward
+                    u = dec.u32(4)
+                    if u > self.unix and u < 0x40000000:
+                        self.unix = u
+            elif mtype == P.T_COMMAND or mtype == P.T_SIGNED:
+                self._on_command(now_ms, dec.seq, dec.payload(), mtype == P.T_SIGNED)
 
     def _detector_events(self, now_ms):
         from .diagnostics import NAMES  # loaded already: only diagnostics fail detectors

@@ -31,6 +31,7 @@ T_DETECTORS = const(3)
 T_EVENT = const(4)
 T_COMMAND = const(5)
 T_ACK = const(6)
+T_SIGNED = const(7)  # an operator's command with its signature (docs/architecture.md)
 
 MODE_STARTUP = const(0)
 MODE_REMOTE = const(1)
@@ -63,7 +64,7 @@ PHASE_NONE = const(255)
 # on; it is in every header, so a peer built from another schema is refused instead of misread.
 # The text and the code names (MODE_NAMES, ...) live in protocol_gateway.py (the controller's heap
 # does not carry them); protocol_gateway checks this value against the text when it loads.
-SCHEMA_HASH = 0x733898A0
+SCHEMA_HASH = 0x6B58B936
 
 _HEADER = const(8)
 _CRC = const(4)
@@ -203,13 +204,6 @@ class Reader:
         """Frames dropped for any reason."""
         return sum(self.errors.values())
 
-    def reset(self):
-        """Forget a partial frame (e.g. after reopening the port)."""
-        self._n = 0
-        self._skip = False
-        self._left = 0
-        self._code = 0
-
     def push(self, data, i, n):
         """Consume data[i:n] up to and including the next delimiter; return where it stopped.
 
@@ -289,6 +283,13 @@ class Reader:
         self.seq = dec[6] << 8 | dec[7]
         self.plen = m - _HEADER
 
+    def u32(self, at):
+        """The big-endian u32 at payload offset `at` of the frame `push` just completed, read
+        in place (no allocation while it is below 2^30, a board's small int)."""
+        d = self._dec
+        o = _HEADER + at
+        return d[o] << 24 | d[o + 1] << 16 | d[o + 2] << 8 | d[o + 3]
+
     def payload(self):
         """The payload of the frame `push` just completed, as bytes (this allocates)."""
         return bytes(self._dec_mv[_HEADER : _HEADER + self.plen])
@@ -315,13 +316,6 @@ def _ascii(s, limit):
 def pack_event(code, t_ms, detail=""):
     """EVENT: code, t_ms, ASCII detail (truncated to fit a frame)."""
     return struct.pack(">BI", code & 0xFF, t_ms & 0xFFFFFFFF) + _ascii(detail, MAX_PAYLOAD - 5)
-
-
-def unpack_command(payload):
-    """-> (code, arg)"""
-    if len(payload) != 2:
-        raise ValueError(f"command payload of {len(payload)!r} bytes, want 2")
-    return struct.unpack(">BB", payload)
 
 
 def pack_ack(seq, result, reason=""):

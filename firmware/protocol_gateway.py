@@ -44,12 +44,13 @@ _DETECTOR_ROW = const(5)
 # every header, so a peer built from another schema is refused instead of misread.
 SCHEMA = (
     "greenwave-serial;max 256;hdr >BIBH;crc >I;"
-    "1 heartbeat >I;"
+    "1 heartbeat >I [up >II boot link_ctr|down >I unix-1700000000];"
     "2 state >BBI ascii;"
     "3 detectors >IB n*>HHB;"
     "4 event >BI ascii;"
-    "5 command >BB;"
+    "5 command >BB [>I ctr 16 link_mac];"
     "6 ack >HB ascii;"
+    "7 signed >BBII code arg ts exp 32 sig B n n key_id ascii nonce;"
     "mode 0 startup 1 remote 2 local 3 flash;"
     "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt;"
     "ack 0 ok 1 refused 2 unknown 3 malformed;"
@@ -59,7 +60,15 @@ if binascii.crc32(SCHEMA.encode()) & 0xFFFFFFFF != SCHEMA_HASH:  # the controlle
     raise ImportError("protocol.SCHEMA_HASH is not the CRC-32 of protocol_gateway.SCHEMA")
 
 MODE_NAMES = {0: "startup", 1: "remote", 2: "local", 3: "flash"}
-TYPE_NAMES = {1: "heartbeat", 2: "state", 3: "detectors", 4: "event", 5: "command", 6: "ack"}
+TYPE_NAMES = {
+    1: "heartbeat",
+    2: "state",
+    3: "detectors",
+    4: "event",
+    5: "command",
+    6: "ack",
+    7: "signed",
+}
 CMD_NAMES = {1: "hold", 2: "switch", 3: "clear", 4: "call", 5: "omit", 6: "preempt"}
 ACK_NAMES = {0: "ok", 1: "refused", 2: "unknown", 3: "malformed"}
 EVENT_NAMES = {
@@ -92,9 +101,12 @@ def _at_least(payload, n, name):
 
 
 def unpack_heartbeat(payload):
-    """-> (t_ms,)"""
-    _need(payload, 4, "heartbeat")
-    return struct.unpack(">I", payload)
+    """-> (t_ms,), the gateway's (t_ms, unix - UNIX_EPOCH) or the controller's (t_ms, boot id,
+    last accepted link counter)."""
+    n = len(payload)
+    if n not in (4, 8, 12):
+        raise ValueError(f"heartbeat payload of {n!r} bytes, want 4, 8 or 12")
+    return struct.unpack(">" + "I" * (n // 4), payload)
 
 
 def unpack_state(payload):
@@ -122,9 +134,55 @@ def unpack_event(payload):
     return (code, t_ms, _text(payload, 5))
 
 
-def pack_command(code, arg=0):
-    """COMMAND: code (CMD_*), arg (the phase for SWITCH, CALL, OMIT, PREEMPT)."""
-    return struct.pack(">BB", code & 0xFF, arg & 0xFF)
+def unpack_command(payload):
+    """-> (code, arg) of a plain COMMAND."""
+    if len(payload) != 2:
+        raise ValueError(f"command payload of {len(payload)!r} bytes, want 2")
+    return struct.unpack(">BB", payload)
+
+
+def pack_command(code, arg=0, link_key=None, boot=0, ctr=0):
+    """COMMAND: code (CMD_*), arg (the phase for SWITCH, CALL, OMIT, PREEMPT); with a link key
+    also the counter and the 16-byte link tag for the controller's boot id."""
+    code &= 0xFF
+    arg &= 0xFF
+    if link_key is None:
+        return struct.pack(">BB", code, arg)
+    return struct.pack(">BBI", code, arg, ctr) + link_mac(link_key, boot, ctr, code, arg)
+
+
+def link_mac(key, boot, ctr, code, arg):
+    """The 16-byte link tag of a gateway COMMAND (firmware/auth.py checks it)."""
+    from .auth import mac
+
+    return mac(key, b"greenwave-link-1" + struct.pack(">IIBB", boot, ctr, code, arg))[:16]
+
+
+def unpack_link_command(payload):
+    """-> (code, arg, counter, tag) of a link-signed COMMAND."""
+    _need(payload, 22, "link-signed command")
+    code, arg, ctr = struct.unpack_from(">BBI", payload, 0)
+    return (code, arg, ctr, bytes(payload[6:22]))
+
+
+def pack_signed(code, arg, key_id, ts, exp, nonce, sig):
+    """SIGNED COMMAND: an operator's command as signed (key id and nonce ASCII, sig 32 bytes)."""
+    k = key_id.encode()
+    n = nonce.encode()
+    if len(sig) != 32 or not 1 <= len(k) <= 32 or not 16 <= len(n) <= 64:
+        raise ValueError("signed command: sig 32 bytes, key id 1-32 and nonce 16-64 characters")
+    head = struct.pack(">BBII", code & 0xFF, arg & 0xFF, ts, exp)
+    return head + bytes(sig) + bytes((len(k),)) + k + n
+
+
+def unpack_signed(payload):
+    """-> (code, arg, key_id, ts, exp, nonce, sig)"""
+    _at_least(payload, 43 + 16, "signed")
+    code, arg, ts, exp = struct.unpack_from(">BBII", payload, 0)
+    n = payload[42]
+    _at_least(payload, 43 + n + 16, "signed")
+    return (code, arg, _text(payload[43 : 43 + n], 0), ts, exp, _text(payload, 43 + n),
+            bytes(payload[10:42]))  # fmt: skip
 
 
 def unpack_ack(payload):
@@ -226,6 +284,13 @@ class Decoder(Reader):
     delimiter) is discarded up to the next delimiter and counted once as "long".
     """
 
+    def reset(self):
+        """Forget a partial frame (e.g. after reopening the port)."""
+        self._n = 0
+        self._skip = False
+        self._left = 0
+        self._code = 0
+
     def __init__(self, max_frame=MAX_FRAME):
         super().__init__(max_frame)
         self._raw = bytearray(_max_encoded(max_frame))
@@ -285,9 +350,14 @@ class Decoder(Reader):
         return None
 
 
-def pack_heartbeat(t_ms):
-    """HEARTBEAT: the sender's clock in ms."""
-    return struct.pack(">I", t_ms & 0xFFFFFFFF)
+UNIX_EPOCH = 1700000000  # the gateway's heartbeat says Unix time - this (a board's small int)
+
+
+def pack_heartbeat(t_ms, *more):
+    """HEARTBEAT: the sender's clock in ms, then the gateway's Unix time - UNIX_EPOCH or the
+    controller's boot id and link counter."""
+    words = [t_ms & 0xFFFFFFFF] + [x & 0xFFFFFFFF for x in more]
+    return struct.pack(">" + "I" * len(words), *words)
 
 
 def pack_state(mode, phase, ms_in_phase, signals):

@@ -13,6 +13,10 @@ renames `config.tmp` over `config.json`. On LittleFS every rename is atomic, so 
 any write leaves the old or the new config readable. `load` never returns a file whose header,
 length or checksum is wrong. Renames rely on replacing the destination (LittleFS, POSIX); FAT
 lacks both that and power-cut safety, so store config on LittleFS.
+
+The controller's keys (operator keys, the link key, the site id) live in `keys.json` beside it,
+written the same way (`name="keys"`) but with no last-known-good copy: a key withdrawn by a new
+file must not come back because that file was damaged.
 """
 
 import hashlib
@@ -55,6 +59,13 @@ class _Unusable(Exception):
 
 def _path(dirpath, name):
     return dirpath.rstrip("/") + "/" + name
+
+
+def _names(name):
+    """(current, last good, temp) file names of the store `name` ("config" or "keys")."""
+    if name == "config":
+        return CURRENT, LAST_GOOD, TEMP
+    return name + ".json", name + ".lkg", name + ".tmp"
 
 
 def _exists(path):
@@ -108,25 +119,28 @@ def _read(path):
     return config
 
 
-def load(dirpath):
-    """(config dict, file name it came from): `config.json` if it checks out, else `config.lkg`.
+def load(dirpath, store="config"):
+    """(config dict, file name it came from): `config.json` if it checks out, else `config.lkg`
+    (for `store="keys"`: `keys.json` only).
 
     Raises StorageError naming both files and what is wrong with each when neither is usable,
     so the caller can stay in flash.
     """
     problems = []
-    for name in (CURRENT, LAST_GOOD):
+    current, last_good, _ = _names(store)
+    for name in (current, last_good) if store == "config" else (current,):
         try:
             return _read(_path(dirpath, name)), name
         except _Unusable as e:
             problems.append(f"{name}: {e}")
     raise StorageError(
-        "no usable config in {!r}: {}".format(dirpath, "; ".join(problems)), problems
+        "no usable {} in {!r}: {}".format(store, dirpath, "; ".join(problems)), problems
     )
 
 
-def save(dirpath, config):
-    """Store `config` (a dict) as the current config; the previous good one becomes `config.lkg`.
+def save(dirpath, config, store="config"):
+    """Store `config` (a dict) as the current config; the previous good one becomes `config.lkg`
+    (for `store="keys"`: `keys.json`, replaced without keeping the old one).
 
     Raises TypeError for a non-dict or a value JSON cannot hold, StorageError when the file is too
     large or does not read back as written; the current config is untouched in those cases.
@@ -141,7 +155,8 @@ def save(dirpath, config):
     if len(body) > MAX_BYTES - 100:  # room for the header line
         raise StorageError(f"config too large: {len(body)!r} bytes")
     header = b"%s %d %d %s\n" % (_MAGIC, FORMAT, len(body), _digest(body))
-    tmp = _path(dirpath, TEMP)
+    current, last_good, temp = _names(store)
+    tmp = _path(dirpath, temp)
     with open(tmp, "wb") as f:
         f.write(header)
         f.write(body)
@@ -151,13 +166,13 @@ def save(dirpath, config):
         _read(tmp)
     except _Unusable as e:
         os.remove(tmp)
-        raise StorageError(f"{TEMP} did not read back: {e}", [str(e)]) from None
-    current = _path(dirpath, CURRENT)
-    if _exists(current):
+        raise StorageError(f"{temp} did not read back: {e}", [str(e)]) from None
+    current = _path(dirpath, current)
+    if _exists(current) and store == "config":
         try:
             _read(current)
         except _Unusable:
             os.remove(current)  # broken: keep the older last-known-good instead
         else:
-            os.rename(current, _path(dirpath, LAST_GOOD))
+            os.rename(current, _path(dirpath, last_good))
     os.rename(tmp, current)

@@ -4,7 +4,8 @@ Exit status: 0 after a clean stop; 2 for a bad config, secrets file or argument,
 refuses our credentials; 1 when the state directory or the controller's port cannot be used at
 start-up, or the broker fails TLS verification. A broker that is not there (yet) is no reason to
 stop: the gateway serves the controller, queues into the outbox and retries with back-off.
-`greenwave gateway example-secrets` prints a secrets file to start from.
+`greenwave gateway example-secrets` prints a secrets file to start from; `greenwave gateway
+derive-key` prints an operator's gateway key (K_gw) for it, from the operator's own key.
 """
 
 from __future__ import annotations
@@ -82,7 +83,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "`gateway run` refuses: replace each one.",
     )
     e.set_defaults(func=_example_secrets)
+    d = sub.add_parser(
+        "derive-key",
+        help="print an operator's gateway key for the secrets file",
+        description="Print the [operators] line of a gateway's secrets file for one operator: "
+        "the gateway key K_gw = HMAC(K, 'greenwave-gateway-key-1\\n<site>\\n<intersection>'), "
+        "made from the operator's own key K. The gateway checks commands with K_gw and cannot "
+        "sign them with it; K itself goes only to the operator and the controller.",
+    )
+    d.add_argument("--site", required=True, help="the site (as in the config's broker.site)")
+    d.add_argument("--intersection", required=True, help="the intersection id")
+    d.add_argument("--operator-key", metavar="FILE", default=os.environ.get("GREENWAVE_KEY_FILE"),
+                   help="file holding 'KEY_ID:HEX_KEY' (else $GREENWAVE_KEY_FILE, or the key "
+                        "itself in $GREENWAVE_OPERATOR_KEY)")  # fmt: skip
+    d.set_defaults(func=_derive_key)
     parser.set_defaults(func=_usage(parser))
+
+
+def _derive_key(args) -> int:
+    from .ctl import CtlError, operator_key
+    from .signing import gateway_key
+
+    try:
+        key_id, key = operator_key(args)
+    except CtlError as e:
+        return _fail(str(e), 2)
+    print(f'{key_id} = "{gateway_key(key, args.site, args.intersection).hex()}"')
+    return 0
 
 
 def _example_secrets(args) -> int:
@@ -218,8 +245,11 @@ def run(args: argparse.Namespace) -> int:
             tls=Tls(*tls_files) if use_tls else None,
         )
         log.info("%d operator key(s): %s", len(secrets.operators), ", ".join(secrets.operators))
+        if secrets.link_key is None:
+            log.warning("no link key in %s: the gateway's requests go untagged, and a "
+                        "controller with keys refuses them", args.secrets)  # fmt: skip
         gw = Gateway(ix, port, mqtt, ScaledClock(), outbox=outbox,
-                     operator_keys=secrets.operators)  # fmt: skip
+                     operator_keys=secrets.operators, link_key=secrets.link_key)  # fmt: skip
         for sig in handlers:
             signal.signal(sig, lambda signum, frame: stop.set())
         gw.start()  # the controller is served, and the outbox filled, with or without a broker

@@ -1,7 +1,9 @@
 """Operator commands on `cmd/<name>`: verify the signature, forward, answer.
 
-A verified hold / release / switch goes to the controller with the operator's signed payload
-attached, and is answered with the controller's own verdict: `ok` or `refused: <reason>`.
+A verified hold / release / switch / preempt goes to the controller as a SIGNED COMMAND frame
+carrying the operator's own signature (key id, ts, exp, nonce, sig unchanged), which the
+controller checks again against its provisioned keys; the answer is the controller's own
+verdict: `ok` or `refused: <reason>`.
 Anything else is answered at once: `expired`, or `refused: <reason>` (malformed, unknown key,
 bad signature, replayed nonce, a command the controller does not have yet). Every refusal is
 counted for `health`.
@@ -28,7 +30,8 @@ from .signing import COMMANDS, MAX_PAYLOAD, NONCE, Refused, Verifier
 
 log = logging.getLogger("greenwave.commands")
 
-_FORWARDED = {"hold": P.CMD_HOLD, "release": P.CMD_CLEAR, "switch": P.CMD_SWITCH}
+_FORWARDED = {"hold": P.CMD_HOLD, "release": P.CMD_CLEAR, "switch": P.CMD_SWITCH,
+              "preempt": P.CMD_PREEMPT}  # fmt: skip
 AUTH_FAILURES = ("malformed", "unknown_key", "bad_signature", "expired", "future", "replayed",
                  "busy")  # fmt: skip
 
@@ -103,7 +106,7 @@ class Commands:
             log.info("operator %s: %s %d, verified; forwarding", cmd.key, cmd.cmd, cmd.arg)
             try:
                 self.gw.request(
-                    code, cmd.arg, source=f"operator:{cmd.key}", auth=cmd.raw,
+                    code, cmd.arg, source=f"operator:{cmd.key}", auth=cmd,
                     on_result=lambda result: self._done(reply, entry, _from_controller(result)),
                 )  # fmt: skip
             except ValueError as e:

@@ -77,8 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = action("switch", "switch to a phase (signed); the controller keeps its bounds", _command)
     p.add_argument("phase", help="phase name or index")
     _signing_options(p)
-    p = action("preempt", "request a preemption route (signed)", _command)
-    p.add_argument("route", type=int, nargs="?", default=0, help="route number (default 0)")
+    p = action("preempt", "preempt to a phase (signed); the controller keeps its clearances",
+               _command)  # fmt: skip
+    p.add_argument("route", type=int, nargs="?", default=0,
+                   help="the preempt phase's index (default 0); 255 ends it")  # fmt: skip
     _signing_options(p)
     for name, what in (("flash", "put the heads in flash"), ("clear-flash", "leave flash")):
         _signing_options(action(name, f"{what} (signed)", _command))

@@ -37,9 +37,16 @@ ca_file = "/etc/greenwave/ca.crt"
 # key_file = "/etc/greenwave/gateway.key"
 
 [operators]
-# key id = "the operator's HMAC-SHA256 key in hex, 32 bytes or more"
-# The same keys are provisioned on the controller, which checks every signature again.
+# key id = "the operator's GATEWAY key in hex": K_gw, derived from the operator's own key K by
+#   greenwave gateway derive-key --site demo --intersection cross --operator-key alice.key
+# The gateway never holds K: K is provisioned on the controller, which checks the operator's
+# own signature; the gateway checks only the second signature, made with K_gw.
 alice = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+[link]
+# The link key (32 random bytes in hex), also in the controller's keys file: it tags the
+# gateway's own requests (the optimizer's holds and switches) for the controller.
+key = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 """
 
 # Never accepted whatever the length: what people type when they mean "fill in later".
@@ -68,16 +75,18 @@ class Secrets:
     cert_file: str | None = None
     key_file: str | None = None
     operators: dict[str, bytes] = field(default_factory=dict, repr=False)
+    link_key: bytes | None = field(default=None, repr=False)
 
     def values(self) -> list[str]:
         """Every secret value as text, for redaction and the canary test."""
         out = [self.password] if self.password else []
+        out += [self.link_key.hex()] if self.link_key else []
         return out + [k.hex() for k in self.operators.values()]
 
 
 def _sample_values() -> set[str]:
     raw = tomllib.loads(EXAMPLE)
-    return {raw["broker"]["password"], *raw["operators"].values()}
+    return {raw["broker"]["password"], *raw["operators"].values(), raw["link"]["key"]}
 
 
 _SAMPLES = _sample_values()
@@ -121,12 +130,21 @@ def parse(text: str, source: str = "secrets") -> Secrets:
         raise SecretsError([f"{source}: not TOML: {e}"]) from None
     problems: list[str] = []
     for key in raw:
-        if key not in ("broker", "operators"):
-            problems.append(f"{key}: unknown section; expected broker, operators")
+        if key not in ("broker", "operators", "link"):
+            problems.append(f"{key}: unknown section; expected broker, operators, link")
     broker = raw.get("broker", {})
     operators = raw.get("operators", {})
-    if not isinstance(broker, dict) or not isinstance(operators, dict):
-        raise SecretsError([f"{source}: broker and operators must be tables"])
+    link = raw.get("link", {})
+    if not all(isinstance(t, dict) for t in (broker, operators, link)):
+        raise SecretsError([f"{source}: broker, operators and link must be tables"])
+    link_key = None
+    for key in link:
+        if key != "key":
+            problems.append(f"link.{key}: unknown key; expected key")
+    if "key" in link:
+        link_key, why = check_key("link.key", link["key"])
+        if why:
+            problems.append(why)
     known = ("username", "password", "ca_file", "cert_file", "key_file")
     for key in broker:
         if key not in known:
@@ -162,9 +180,11 @@ def parse(text: str, source: str = "secrets") -> Secrets:
         if key in seen:
             problems.append(f"operators.{key_id}: the same key as operators.{seen[key]}")
         seen[key] = key_id
+    if link_key is not None and link_key in seen:
+        problems.append(f"link.key: the same key as operators.{seen[link_key]}")
     if problems:
         raise SecretsError(problems)
-    return Secrets(username, broker["password"], operators=keys, **files)
+    return Secrets(username, broker["password"], operators=keys, link_key=link_key, **files)
 
 
 def load_secrets(path: str | os.PathLike) -> Secrets:
@@ -197,3 +217,50 @@ class Redactor(logging.Filter):
         if hidden != text:
             record.msg, record.args = hidden, None
         return True
+
+
+# --- the controller's keys file ------------------------------------------------------------
+# What a controller is provisioned with (the rig, or a technician's flashing tool, writes it to
+# the controller's flash as `keys.json` with firmware.storage.save(dir, d, "keys")). Unlike the
+# gateway's secrets it holds the operators' own keys K, and the link key. TOML:
+#
+#   site = "demo"
+#   [operators]
+#   alice = "<K in hex, 32 bytes or more>"
+#   [link]
+#   key = "<the link key in hex, as in the gateway's secrets>"
+
+
+def controller_keys(site: str, operators: dict[str, bytes], link_key: bytes) -> dict:
+    """The compact dict the controller reads from `keys.json` (firmware/boot.py load_keys)."""
+    return {"v": 1, "site": site, "operators": {k: v.hex() for k, v in operators.items()},
+            "link": link_key.hex()}  # fmt: skip
+
+
+def load_controller_keys(path: str | os.PathLike) -> dict:
+    """Read and check a controller keys file (TOML, mode 0600); the compact dict for flash."""
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SecretsError([f"{p}: cannot read: {e}"]) from None
+    problems = []
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        problems.append(f"{p}: mode {stat.S_IMODE(mode):04o} lets others read it; chmod 600 {p}")
+    site = raw.get("site")
+    if not isinstance(site, str) or not re.fullmatch(r"[^+#/\s]{1,64}", site):
+        problems.append(f"site: {site!r} is not a site id")
+    ops = {}
+    for key_id, value in (raw.get("operators") or {}).items():
+        key, why = check_key(f"operators.{key_id}", value)
+        if why or not KEY_ID.fullmatch(key_id):
+            problems.append(why or f"operators.{key_id}: a key id is 1-32 of A-Z a-z 0-9 _ . -")
+        else:
+            ops[key_id] = key
+    link, why = check_key("link.key", (raw.get("link") or {}).get("key"))
+    if why:
+        problems.append(why)
+    if problems:
+        raise SecretsError(problems)
+    return controller_keys(site, ops, link)

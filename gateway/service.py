@@ -26,13 +26,14 @@ from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
 from .mqtt import MqttError
 from .outbox import DECISIONS, EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
-from .signing import Verifier
+from .signing import Command, Verifier
 from .topics import Topics
 
 log = logging.getLogger("greenwave.gateway")
 
 _REOPEN_FIRST_S = 0.5
 _REOPEN_MAX_S = 8.0
+_BOOT_WAIT_S = 3.0  # how long a request waits for the controller's boot id (link tags)
 _PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
 
 
@@ -53,12 +54,15 @@ class Gateway:
         outbox: Outbox | None = None,
         health_period_s: float = 5.0,
         operator_keys: dict[str, bytes] | None = None,
+        link_key: bytes | None = None,
     ):
+        """`operator_keys` are the gateway keys (K_gw) by operator key id; `link_key` signs the
+        gateway's own requests for the controller (None: a controller without keys)."""
         self.ix = ix
         self.clock = clock
         self.mqtt = mqtt
         self.topics = Topics(site or ix.broker.site, ix.id)
-        self.link = SerialLink(port, baud or ix.link.baud, clock.ms)
+        self.link = SerialLink(port, baud or ix.link.baud, clock.ms, link_key)
         self.estimator = QueueEstimator(ix)
         self.phase_groups = [[ix.group_index(g) for g in p.groups] for p in ix.phases]
         self.detector_names = [d.name for d in sorted(ix.detectors, key=lambda d: d.input)]
@@ -84,6 +88,8 @@ class Gateway:
         self._last_request: tuple | None = None
         self._override: tuple[int | None] | None = None  # the phase an operator request came in
         self._requests: queue.Queue[tuple] = queue.Queue()
+        self._waiting: list[tuple] = []  # requests taken from _requests, not sent yet
+        self._waiting_since: float | None = None
         self._on_result: dict[int, Callable[[str], None]] = {}  # seq -> the requester's callback
         self.operator_keys = dict(operator_keys or {})
         self.commands: Commands | None = None  # operator commands; made at start()
@@ -152,14 +158,14 @@ class Gateway:
         arg: int = 0,
         source: str = "operator",
         *,
-        auth: bytes | None = None,
+        auth: Command | None = None,
         on_result: Callable[[str], None] | None = None,
     ) -> None:
         """Queue a request for the controller from any thread; the loop sends it.
 
-        `auth` is the operator's signed command as received, kept with the request for the
-        controller; `on_result(result)` runs on the gateway's thread with the controller's
-        answer: "ok", "refused: <reason>" or "unanswered"."""
+        `auth` is the operator's verified command: it goes down with the operator's signature
+        for the controller to check; `on_result(result)` runs on the gateway's thread with the
+        controller's answer: "ok", "refused: <reason>" or "unanswered"."""
         if code not in P.CMD_NAMES:
             raise ValueError(f"unknown command code {code!r}")
         if not 0 <= arg < 256:  # the wire carries one byte: 256 must not become phase 0
@@ -183,7 +189,18 @@ class Gateway:
             self._answer(seq, "unanswered")
         self.link.gave_up.clear()
         while not self._requests.empty():
-            code, arg, source, auth, on_result = self._requests.get_nowait()
+            self._waiting.append(self._requests.get_nowait())
+        waiting = self._waiting
+        if waiting and self.link.awaiting_boot():
+            # a link tag needs the controller's boot id (its heartbeat says it): wait for it a
+            # while, then send anyway, so a silent controller still ends in "did not answer"
+            if self._waiting_since is None:
+                self._waiting_since = time.monotonic()
+            if time.monotonic() - self._waiting_since < _BOOT_WAIT_S:
+                waiting = []
+        if waiting:
+            self._waiting, self._waiting_since = [], None
+        for code, arg, source, auth, on_result in waiting:
             current = self.state["phase"] if self.state else None
             self._override = (current,)  # an operator's request stands until the phase changes
             self._send(code, arg, current, source, auth, on_result)
@@ -428,12 +445,10 @@ class Gateway:
         arg: int,
         current: int | None,
         source: str,
-        auth: bytes | None = None,
+        auth: Command | None = None,
         on_result: Callable[[str], None] | None = None,
     ) -> None:
-        # `auth`, the operator's signed command, goes to the controller unchanged once the
-        # wire protocol has a field for it (firmware work); the controller then checks it too.
-        seq = self.link.command(code, arg)
+        seq = self.link.command(code, arg, auth)
         if on_result is not None:
             self._on_result[seq] = on_result
         if code == P.CMD_CLEAR:

@@ -8,7 +8,13 @@ same signature with the textbook HMAC (docs/gateway.md, "Signed commands"):
 
 `arg`, `ts` and `exp` are decimal integers (`ts`, `exp`: Unix seconds); `nonce` is 16 to 64
 lowercase hex digits. The command on the wire is JSON:
-`{"cmd", "arg", "key", "ts", "exp", "nonce", "sig"}`, `sig` the HMAC in lowercase hex.
+`{"cmd", "arg", "key", "ts", "exp", "nonce", "sig", "gw_sig"}`, both signatures in lowercase hex.
+
+An operator signs twice. `sig` uses the operator's key K, which only the operator and the
+controller hold; the controller checks it. `gw_sig` uses K_gw = HMAC(K, "greenwave-gateway-key-1
+\\n<site>\\n<intersection>"), which is what the gateway's secrets file holds: the gateway checks
+`gw_sig` and forwards `sig` unchanged. With symmetric keys whoever can check a signature can make
+one, so a gateway holding K could forge commands; holding K_gw it cannot make `sig`.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import secrets
 from dataclasses import dataclass
 
 VERSION = "greenwave-cmd-1"
+GATEWAY_KEY_LABEL = "greenwave-gateway-key-1"
 MAX_PAYLOAD = 1024  # bytes; anything longer is malformed before it is parsed
 MAX_LIFETIME_S = 300  # exp - ts; bounds how long a nonce must be remembered
 MAX_SKEW_S = 30  # a ts this far ahead of the gateway's clock is still taken
 MAX_NONCES = 10_000  # live nonces remembered; beyond it new commands are refused, not forgotten
 COMMANDS = ("hold", "release", "switch", "plan", "preempt", "flash", "clear-flash")
-_FIELDS = {"cmd": str, "arg": int, "key": str, "ts": int, "exp": int, "nonce": str, "sig": str}
+_FIELDS = {"cmd": str, "arg": int, "key": str, "ts": int, "exp": int, "nonce": str, "sig": str,
+           "gw_sig": str}  # fmt: skip
 NONCE = re.compile(r"[0-9a-f]{16,64}")
 _SIG = re.compile(r"[0-9a-f]{64}")
 _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -44,6 +52,13 @@ def canonical(
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256 (RFC 2104): sha256((K^opad) + sha256((K^ipad) + message))."""
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def gateway_key(key: bytes, site: str, intersection: str) -> bytes:
+    """K_gw, the key a gateway checks `gw_sig` with, from the operator's key K: it cannot be
+    turned back into K, and it is bound to one intersection."""
+    label = f"{GATEWAY_KEY_LABEL}\n{site}\n{intersection}".encode("ascii")
+    return hmac_sha256(key, label)
 
 
 def sign(
@@ -70,7 +85,8 @@ def sign(
     nonce = nonce or secrets.token_hex(16)
     msg = canonical(site, intersection, cmd, arg, key_id, ts, exp, nonce)
     return {"cmd": cmd, "arg": arg, "key": key_id, "ts": ts, "exp": exp, "nonce": nonce,
-            "sig": hmac_sha256(key, msg).hex()}  # fmt: skip
+            "sig": hmac_sha256(key, msg).hex(),
+            "gw_sig": hmac_sha256(gateway_key(key, site, intersection), msg).hex()}  # fmt: skip
 
 
 class Refused(Exception):
@@ -85,8 +101,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Command:
-    """A command whose signature, time window and nonce passed; `raw` is the payload as
-    received, forwarded unchanged so the controller can check the signature itself."""
+    """A command whose gateway signature, time window and nonce passed; `sig` (the operator's
+    signature for the controller, not checked here) is forwarded unchanged with key, ts, exp
+    and nonce so the controller can check it itself; `raw` is the payload as received."""
 
     cmd: str
     arg: int
@@ -99,7 +116,8 @@ class Command:
 
 
 class Verifier:
-    """Checks signed commands for one intersection and remembers nonces until they expire."""
+    """Checks signed commands for one intersection and remembers nonces until they expire.
+    `keys` are the gateway keys (K_gw, see `gateway_key`), by operator key id."""
 
     def __init__(self, keys: dict[str, bytes], site: str, intersection: str):
         for name, value in (("site", site), ("intersection", intersection)):
@@ -131,8 +149,10 @@ class Verifier:
             raise Refused("malformed", f"malformed: cmd {d['cmd']!r} on topic cmd/{topic_cmd}")
         if not _KEY_ID.fullmatch(d["key"]):
             raise Refused("malformed", "malformed: key id")
-        if not NONCE.fullmatch(d["nonce"]) or not _SIG.fullmatch(d["sig"]):
-            raise Refused("malformed", "malformed: nonce or sig is not lowercase hex")
+        if not NONCE.fullmatch(d["nonce"]) or not all(
+            _SIG.fullmatch(d[k]) for k in ("sig", "gw_sig")
+        ):
+            raise Refused("malformed", "malformed: nonce, sig or gw_sig is not lowercase hex")
         if not 0 <= d["arg"] < 256:
             raise Refused("malformed", f"malformed: arg {d['arg']!r} not 0..255")
         key = self._keys.get(d["key"])
@@ -140,7 +160,7 @@ class Verifier:
             raise Refused("unknown_key", f"unknown key {d['key']!r}")
         msg = canonical(self.site, self.intersection, d["cmd"], d["arg"], d["key"], d["ts"],
                         d["exp"], d["nonce"])  # fmt: skip
-        if not hmac.compare_digest(hmac_sha256(key, msg).hex(), d["sig"]):
+        if not hmac.compare_digest(hmac_sha256(key, msg).hex(), d["gw_sig"]):
             raise Refused("bad_signature", "bad signature")
         if not d["ts"] < d["exp"] <= d["ts"] + MAX_LIFETIME_S:
             raise Refused("malformed", f"malformed: exp must be 1..{MAX_LIFETIME_S} s after ts")

@@ -218,3 +218,143 @@ def test_a_switch_request_alone_moves_the_heads_and_a_bad_one_is_refused(chain):
         rig,
     )
     assert rig.oracle.violations == []
+
+
+@pytest.fixture
+def signed_chain(broker, rig_kind):
+    """The chain with keys: the controller provisioned with the operator's own key K and the link
+    key (keys.json on its flash), the gateway with K_gw and the link key, as in the field."""
+    import os
+
+    from gateway.secrets import controller_keys
+    from gateway.signing import gateway_key
+
+    ix = cross()
+    epoch = time.time_ns()
+    clock = ScaledClock(epoch, SPEED)
+    site = f"t{uuid.uuid4().hex[:8]}"
+    key, link = os.urandom(32), os.urandom(32)
+    watcher = Watcher(broker, f"greenwave/{site}/{ix.id}")
+    # 72k, not a board's 64k: checking a signature loads firmware/auth.py for the command
+    # (about 3 KB of code, 1 KB of work), which 64k has no room for; there the controller
+    # refuses the command "out of memory" and runs on (docs/architecture.md, "Memory")
+    rig = EmulatedController(ix, clock="scaled", speed=SPEED, epoch_ns=epoch, heapsize="72k")
+    rig.provision()
+    rig.provision_keys(controller_keys(site, {"alice": key}, link))
+    rig.start()
+    user = "gateway" if "gateway" in broker.users else None
+    mqtt = Mqtt(
+        broker.url, "e2e-gateway", f"greenwave/{site}/{ix.id}/availability",
+        username=user, password=broker.users.get(user) if user else None,
+    ).connect()  # fmt: skip
+    gw = Gateway(ix, rig.port, mqtt, clock, site=site, link_key=link,
+                 operator_keys={"alice": gateway_key(key, site, ix.id)})  # fmt: skip
+    gw.start()
+    op_user = "operator" if "operator" in broker.users else None
+    op = Mqtt(
+        broker.url, "e2e-operator", None, protocol=4,
+        username=op_user, password=broker.users.get(op_user) if op_user else None,
+    ).connect()  # fmt: skip
+    yield ix, rig, gw, watcher, op, site, key
+    op.close(offline=False)
+    gw.stop()
+    mqtt.close()
+    rig.stop()
+    watcher.close()
+
+
+def test_an_operator_signed_preempt_runs_on_the_firmware_and_a_gateway_key_forgery_does_not(
+    signed_chain,
+):
+    """Operator -> Mosquitto -> gateway (checks gw_sig) -> SIGNED COMMAND over the pty ->
+    MicroPython (checks sig against keys.json): the preempt phase comes up through clearance.
+    A preempt signed with K_gw, which the gateway holds, passes the gateway and not the
+    controller; the gateway's own requests carry the link tag and are accepted."""
+    from firmware import protocol as P
+    from gateway.signing import canonical, hmac_sha256, sign
+
+    ix, rig, gw, watcher, op, site, key = signed_chain
+    base = f"greenwave/{site}/{ix.id}"
+    _wait(lambda: any(s.get("mode") == "remote" for s in watcher.on("/state")), 20,
+          "state mode=remote", rig)  # fmt: skip
+    gw.request(P.CMD_HOLD, 0)  # link-tagged: the controller takes the gateway's own request
+    _wait(lambda: any(d["request"] == "hold" and "result" in d for d in watcher.on("/decision")),
+          10, "the answer to a link-tagged hold", rig)  # fmt: skip
+    hold = [d for d in watcher.on("/decision") if d["request"] == "hold" and "result" in d][0]
+    assert hold["result"] in ("ok", "refused: not green", "refused: at max green"), hold
+
+    def answer(nonce):
+        found = [r for r in watcher.on("/reply/preempt") if r["nonce"] == nonce]
+        return found[0]["result"] if found else None
+
+    k_gw = gw.operator_keys["alice"]
+    forged = sign("alice", k_gw, site, ix.id, "preempt", 1, now=time.time())
+    msg = canonical(site, ix.id, "preempt", 1, "alice", forged["ts"], forged["exp"],
+                    forged["nonce"])  # fmt: skip
+    forged["gw_sig"] = hmac_sha256(k_gw, msg).hex()
+    op.publish(f"{base}/cmd/preempt", json.dumps(forged), qos=1)
+    _wait(lambda: answer(forged["nonce"]), 10, "the answer to a K_gw-signed preempt", rig)
+    assert answer(forged["nonce"]) == "refused: bad signature"
+
+    side = len(ix.phases) - 1
+    idx = [ix.group_index(g) for g in ix.phases[side].groups]
+    cmd = sign("alice", key, site, ix.id, "preempt", side, now=time.time())
+    op.publish(f"{base}/cmd/preempt", json.dumps(cmd), qos=1)
+    _wait(lambda: answer(cmd["nonce"]), 10, "the answer to a signed preempt", rig)
+    assert answer(cmd["nonce"]) == "ok"
+    _wait(lambda: all(rig.signals[i] == "G" for i in idx), 30, "the preempt phase green", rig)
+    op.publish(f"{base}/cmd/preempt", json.dumps(cmd), qos=1)  # the same again: a replay
+    _wait(lambda: len([r for r in watcher.on("/reply/preempt") if r["nonce"] == cmd["nonce"]]) > 1,
+          10, "the answer to the replay", rig)  # fmt: skip
+    assert [r["result"] for r in watcher.on("/reply/preempt") if r["nonce"] == cmd["nonce"]] == [
+        "ok",
+        "refused: replayed nonce",
+    ]  # the gateway's window; the controller's is unit-tested
+    assert rig.oracle.violations == []
+    assert b"MemoryError" not in rig.log_path.read_bytes()
+
+
+def test_on_a_64k_heap_signed_commands_never_crash_the_controller(rig_kind):
+    """Checking a signature loads firmware/auth.py for the command; where the heap has no room
+    for it the command is refused "out of memory" and the controller runs on: no command
+    crashes it, whatever the margin (docs/architecture.md, "Memory")."""
+    import os
+
+    from firmware import protocol as P
+    from gateway.link import SerialLink
+    from gateway.secrets import controller_keys
+    from gateway.signing import Verifier, gateway_key, sign
+
+    ix = cross()
+    key, link = os.urandom(32), os.urandom(32)
+    epoch = time.time_ns()
+    rig = EmulatedController(ix, clock="scaled", speed=SPEED, epoch_ns=epoch, heapsize="64k")
+    rig.provision()
+    rig.provision_keys(controller_keys("demo", {"alice": key}, link))
+    rig.start()
+    lk = SerialLink(rig.port, ix.link.baud, ScaledClock(epoch, SPEED).ms, link).open()
+    verifier = Verifier({"alice": gateway_key(key, "demo", ix.id)}, "demo", ix.id)
+    answers = []
+    try:
+        _wait(lambda: lk.receive() is not None and lk.boot is not None, 10, "a heartbeat", rig)
+        for i in range(6):
+            if i % 2:
+                lk.command(P.CMD_HOLD, 0)
+            else:
+                c = sign("alice", key, "demo", ix.id, "preempt", 255, now=time.time())
+                lk.command(P.CMD_PREEMPT, 255, verifier.check("preempt", json.dumps(c).encode(),
+                                                              time.time()))  # fmt: skip
+
+            def answered(n=i + 1):
+                for mtype, _seq, payload in lk.receive():
+                    if mtype == P.T_ACK:
+                        answers.append(P.unpack_ack(payload)[1:])
+                return len(answers) >= n
+
+            _wait(answered, 10, f"the answer to command {i}", rig)
+        assert rig.alive and b"MemoryError" not in rig.log_path.read_bytes(), rig.log_tail()
+        allowed = ("", "out of memory", "not green", "at max green", "not in remote mode")
+        assert all(reason in allowed for _result, reason in answers), answers
+    finally:
+        lk.close()
+        rig.stop()

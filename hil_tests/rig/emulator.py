@@ -117,6 +117,16 @@ class EmulatedController:
         self.flash_dir.mkdir(parents=True, exist_ok=True)
         storage.save(str(self.flash_dir), compact if compact is not None else self.ix.to_compact())
 
+    def provision_keys(self, keys: dict | str | os.PathLike) -> None:
+        """Store the controller's keys on its flash (`keys.json`): a dict as
+        gateway.secrets.controller_keys makes, or the path of a controller keys file (TOML)."""
+        if not isinstance(keys, dict):
+            from gateway.secrets import load_controller_keys
+
+            keys = load_controller_keys(keys)
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        storage.save(str(self.flash_dir), keys, "keys")
+
     def start(self) -> EmulatedController:
         if not self.flash_dir.exists():
             self.provision()

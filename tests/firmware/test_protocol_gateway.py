@@ -47,6 +47,7 @@ def test_names_cover_every_code_the_protocol_defines():
         P.T_EVENT,
         P.T_COMMAND,
         P.T_ACK,
+        P.T_SIGNED,
     ]
     assert sorted(G.CMD_NAMES) == [
         P.CMD_HOLD,

@@ -314,3 +314,47 @@ def test_power_cut_at_every_write_leaves_old_or_new():
         assert seen.get(("new", "config.json")), seen
         assert seen.get(("new", "config.lkg")), seen
         assert seen.get(("newer", "config.json")) == 1, seen
+
+
+KEYS = {"v": 1, "site": "demo", "operators": {"alice": "11" * 32}, "link": "22" * 32}
+
+
+def test_keys_are_a_store_of_their_own_with_no_last_good_copy():
+    d = tmpdir("storage")
+    try:
+        storage.save(d, OLD)
+        storage.save(d, KEYS, "keys")
+        assert storage.load(d, "keys") == (KEYS, "keys.json")
+        assert storage.load(d) == (OLD, "config.json")  # the config is untouched
+        newer = {"v": 1, "site": "demo", "operators": {}, "link": "33" * 32}
+        storage.save(d, newer, "keys")  # alice's key withdrawn
+        assert sorted(os.listdir(d)) == ["config.json", "keys.json"]
+        body = _read(d + "/keys.json")
+        _write(d + "/keys.json", body[:-3])  # damaged: no older keys come back
+        e = raises(storage.StorageError, storage.load, d, "keys")
+        assert len(e.problems) == 1 and e.problems[0].startswith("keys.json: length")
+    finally:
+        rmtree(d)
+
+
+def test_boot_reads_the_keys_for_the_controller_or_says_why_not():
+    from firmware import boot
+
+    d = tmpdir("storage")
+    try:
+        assert boot.load_keys(d) == (None, None)  # no file: no keys, nothing to report
+        storage.save(d, KEYS, "keys")
+        keys, problem = boot.load_keys(d)
+        assert problem is None
+        assert keys == (b"demo", {b"alice": b"\x11" * 32}, b"\x22" * 32)
+        storage.save(
+            d, {"v": 1, "site": "demo", "operators": {"alice": "zz"}, "link": "22"}, "keys"
+        )
+        keys, problem = boot.load_keys(d)
+        assert keys is None and problem.startswith("keys.json: ")
+        _write(d + "/keys.json", b"GWCFG 1 2 00\n{}")
+        keys, problem = boot.load_keys(d)
+        assert keys is None and "checksum" in problem
+    finally:
+        rmtree(d)
+    assert 0 <= boot.boot_id() < 1 << 30

@@ -340,3 +340,25 @@ def test_no_secret_reaches_a_log_or_the_broker(tmp_path):
                              ("key (HEX)", canary_key.hex().upper().encode()),
                              ("key (bytes)", canary_key)):  # fmt: skip
             assert canary not in blob, f"the canary {what} is in the {name}"
+
+
+def test_derive_key_prints_the_gateway_key_line_and_never_the_operators_key(tmp_path, capsys):
+    from gateway.secrets import parse
+    from gateway.signing import gateway_key
+
+    key = pysecrets.token_bytes(32)
+    key_file = tmp_path / "alice.key"
+    key_file.write_text(f"alice:{key.hex()}\n")
+    args = ["--site", "demo", "--intersection", "cross", "--operator-key", key_file]
+    assert main(["gateway", "derive-key", *map(str, args)]) == 0
+    out = capsys.readouterr().out
+    assert out == f'alice = "{gateway_key(key, "demo", "cross").hex()}"\n'
+    assert key.hex() not in out
+    # the line goes straight into a secrets file's [operators] table
+    text = f'[broker]\nusername = "demo/cross"\npassword = "{pysecrets.token_urlsafe(18)}"\n'
+    assert parse(text + "[operators]\n" + out).operators == {
+        "alice": gateway_key(key, "demo", "cross")
+    }
+    key_file.write_text("alice:00\n")
+    assert main(["gateway", "derive-key", *map(str, args)]) == 2
+    assert "too short" in capsys.readouterr().err

@@ -134,6 +134,7 @@ def test_replayed_expired_unknown_and_forged_commands_are_refused_and_counted(op
     msg = S.canonical(rig.site, rig.ix.id, "hold", 0, "alice", expired["ts"], expired["exp"],
                       expired["nonce"])  # fmt: skip
     expired["sig"] = S.hmac_sha256(KEY, msg).hex()
+    expired["gw_sig"] = S.hmac_sha256(S.gateway_key(KEY, rig.site, rig.ix.id), msg).hex()
     cases.append((expired, "expired", "expired"))
     for payload, result, _ in cases:
         op.send("hold", json.dumps(payload))
@@ -150,7 +151,52 @@ def test_replayed_expired_unknown_and_forged_commands_are_refused_and_counted(op
     assert published["auth_failures"]["replayed"] >= 1
 
 
-@pytest.mark.parametrize("cmd", ["preempt", "flash", "clear-flash", "plan"])
+def test_a_signed_preempt_reaches_the_controller_which_checks_the_operators_signature(op_rig):
+    rig, op = op_rig
+    rig.remote_green()
+    side = len(rig.ix.phases) - 1
+    cmd = op.sign("preempt", side)
+    op.send("preempt", json.dumps(cmd))
+    _, body = op.answer(lambda b: b["nonce"] == cmd["nonce"])
+    assert body["result"] == "ok"
+    want = rig.phase_signals(side)
+    wait_for(f"preempt phase green {want}", lambda: rig.peer.signals() == want, TIMEOUT_S * 2)
+    with rig.peer.lock:
+        assert rig.peer.ctl.seq.pre_cmd == 1 << side
+    release = op.sign("preempt", 255)
+    op.send("preempt", json.dumps(release))
+    _, body = op.answer(lambda b: b["nonce"] == release["nonce"])
+    assert body["result"] == "ok"
+    with rig.peer.lock:
+        assert rig.peer.ctl.seq.pre_cmd == 0
+
+
+def test_a_gateway_holding_only_k_gw_cannot_make_a_command_the_controller_takes(op_rig):
+    """A compromised gateway (or anyone with its secrets file) signs with K_gw in both places:
+    the gateway's check passes, the controller's does not."""
+    rig, op = op_rig
+    rig.remote_green()
+    k_gw = rig.gw.operator_keys["alice"]
+    forged = S.sign("alice", k_gw, rig.site, rig.ix.id, "preempt", 1, now=time.time())
+    forged["gw_sig"] = S.hmac_sha256(k_gw, S.canonical(
+        rig.site, rig.ix.id, "preempt", 1, "alice", forged["ts"], forged["exp"], forged["nonce"]
+    )).hex()  # fmt: skip
+    op.send("preempt", json.dumps(forged))
+    _, body = op.answer(lambda b: b["nonce"] == forged["nonce"])
+    assert body["result"] == "refused: bad signature"  # the controller's own verdict
+    with rig.peer.lock:
+        assert rig.peer.ctl.seq.pre_cmd == 0
+    # and the controller stops a replay the gateway lets through (e.g. after a gateway restart)
+    good = op.sign("hold")
+    op.send("hold", json.dumps(good))
+    op.answer(lambda b: b["nonce"] == good["nonce"] and b["result"] == "ok")
+    rig.gw.commands.verifier._nonces.clear()  # the gateway forgot: as after a restart
+    op.send("hold", json.dumps(good))
+    _, body = op.answer(lambda b: b["nonce"] == good["nonce"] and b["result"] != "ok")
+    assert body["result"] == "refused: replayed"
+
+
+@pytest.mark.parametrize("cmd", ["flash", "clear-flash", "plan"])
 def test_commands_the_controller_lacks_are_refused_not_faked(op_rig, cmd):
     rig, op = op_rig
     st = rig.remote_green()

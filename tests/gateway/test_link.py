@@ -106,12 +106,14 @@ def heartbeats(frames):
 
 def test_loop_url_frames_written_come_back_decoded():
     clock = FakeClock(42_000)
-    link = SerialLink("loop://", 115200, clock).open()
+    link = SerialLink("loop://", 115200, clock, unix=lambda: 1_764_000_000.7).open()
     try:
         seq = link.command(P.CMD_SWITCH, 2)
         assert link.receive() == [(P.T_COMMAND, seq, P.pack_command(P.CMD_SWITCH, 2))]
         # That receive() also sent the first heartbeat, which loops back now.
-        assert link.receive() == [(P.T_HEARTBEAT, (seq + 1) & 0xFFFF, P.pack_heartbeat(42_000))]
+        # with the gateway's Unix time, the controller's clock for command expiry
+        hb = P.pack_heartbeat(42_000, 1_764_000_000 - P.UNIX_EPOCH)
+        assert link.receive() == [(P.T_HEARTBEAT, (seq + 1) & 0xFFFF, hb)]
         assert link.decoder.dropped == 0
     finally:
         link.close()
@@ -283,6 +285,44 @@ def test_two_gateways_do_not_start_at_the_same_seq(peer, clock):
         lk = SerialLink(peer.path, 115200, clock)
         firsts.add(lk.state.next_seq())
     assert len(firsts) > 1
+
+
+# --- link tags and operator signatures -----------------------------------------------------
+
+
+def test_with_a_link_key_commands_carry_a_tag_for_the_controllers_boot_and_counter(peer, clock):
+    link_mac = P.link_mac
+
+    key = bytes(range(32))
+    lk = SerialLink(peer.path, 115200, clock, link_key=key).open()
+    try:
+        peer.send(P.encode(P.T_HEARTBEAT, 1, P.pack_heartbeat(0, 0x1234, 41)))
+        receive_until(lk, 1)
+        lk.command(P.CMD_SWITCH, 2)
+        lk.command(P.CMD_HOLD)
+        sent = [P.unpack_link_command(p) for t, _, p in peer.frames() if t == P.T_COMMAND]
+        assert [s[:3] for s in sent] == [(P.CMD_SWITCH, 2, 42), (P.CMD_HOLD, 0, 43)]
+        assert sent[0][3] == link_mac(key, 0x1234, 42, P.CMD_SWITCH, 2)
+        # the controller rebooted: a new boot id, its counter from 0 again
+        peer.send(P.encode(P.T_HEARTBEAT, 2, P.pack_heartbeat(0, 0x999, 0)))
+        receive_until(lk, 1)
+        lk.command(P.CMD_CLEAR)
+        sent = [P.unpack_link_command(p) for t, _, p in peer.frames() if t == P.T_COMMAND]
+        assert sent == [(P.CMD_CLEAR, 0, 1, link_mac(key, 0x999, 1, P.CMD_CLEAR, 0))]
+    finally:
+        lk.close()
+
+
+def test_an_operators_command_goes_down_with_the_operators_own_signature(peer, link):
+    from gateway.signing import Command
+
+    cmd = Command("preempt", 1, "alice", 1_764_000_000, 1_764_000_030, "ab" * 16, "cd" * 32, b"")
+    seq = link.command(P.CMD_PREEMPT, 1, cmd)
+    frames = [(t, s, p) for t, s, p in peer.frames() if t == P.T_SIGNED]
+    assert frames and frames[0][1] == seq
+    assert P.unpack_signed(frames[0][2]) == (
+        P.CMD_PREEMPT, 1, "alice", 1_764_000_000, 1_764_000_030, "ab" * 16, bytes.fromhex("cd" * 32)
+    )  # fmt: skip
 
 
 # --- opening and failing ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from gateway.secrets import (
     SecretsError,
     check_key,
     check_password,
+    load_controller_keys,
     load_secrets,
     parse,
 )
@@ -44,6 +45,33 @@ def test_the_shipped_example_is_refused_field_by_field():
     found = problems(EXAMPLE.replace('ca_file = "/etc/greenwave/ca.crt"\n', ""))
     assert any(p.startswith("broker.password: the sample value") for p in found)
     assert any(p.startswith("operators.alice: the sample key") for p in found)
+    assert any(p.startswith("link.key: the sample key") for p in found)
+
+
+def test_the_link_key_is_read_checked_and_redacted():
+    link = pysecrets.token_hex(32)
+    s = parse(good_text() + f'[link]\nkey = "{link}"\n')
+    assert s.link_key == bytes.fromhex(link) and link in s.values() and link not in repr(s)
+    assert parse(good_text()).link_key is None  # a gateway for a controller without keys
+    assert problems(good_text() + '[link]\nkey = "00"\n') == ["link.key: too short (1 bytes, "
+                                                               "at least 32)"]  # fmt: skip
+    op = pysecrets.token_hex(32)
+    assert problems(good_text(alice=op) + f'[link]\nkey = "{op}"\n') == [
+        "link.key: the same key as operators.alice"
+    ]
+
+
+def test_a_controller_keys_file_becomes_the_compact_keys_for_flash(tmp_path):
+    k, link = pysecrets.token_hex(32), pysecrets.token_hex(32)
+    f = tmp_path / "cross.keys.toml"
+    f.write_text(f'site = "demo"\n[operators]\nalice = "{k}"\n[link]\nkey = "{link}"\n')
+    f.chmod(0o600)
+    assert load_controller_keys(f) == {"v": 1, "site": "demo", "operators": {"alice": k},
+                                       "link": link}  # fmt: skip
+    f.write_text('site = "a/b"\n[operators]\nalice = "00"\n')
+    with pytest.raises(SecretsError) as e:
+        load_controller_keys(f)
+    assert [p.split(":")[0] for p in e.value.problems] == ["site", "operators.alice", "link.key"]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from firmware.controller import Controller
 from gateway.clock import ScaledClock
 from gateway.mqtt import Mqtt
 from gateway.service import Gateway
+from gateway.signing import gateway_key
 
 SPEED = 10.0
 TIMEOUT_S = 10.0  # wall-clock seconds for anything to show up
@@ -35,8 +36,10 @@ class Peer(threading.Thread):
     """The controller side: steps a firmware Controller against the shared clock every few ms,
     feeds it what arrived on the pty master and writes back what it sent."""
 
-    def __init__(self, ix, clock):
+    def __init__(self, ix, clock, keys=None, boot=0x51D):
         super().__init__(name="controller-peer", daemon=True)
+        self.keys = keys  # as Controller takes them: what a controller's keys.json provisions
+        self.boot = boot
         self.clock = clock
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -45,7 +48,7 @@ class Peer(threading.Thread):
         self.levels = 0  # detector input mask, set by the test
         self.pulse = 0  # inputs switched on for 300 ms of every virtual second
         self.cfg = fwconfig.load(ix.to_compact())
-        self.ctl = Controller(self.cfg, self.now())
+        self.ctl = Controller(self.cfg, self.now(), keys, boot)
         self._stop_flag = threading.Event()
         self.error = None
 
@@ -54,7 +57,7 @@ class Peer(threading.Thread):
 
     def run(self):
         with self.lock:  # power comes on now: start-up (8 s of the clock) starts here
-            self.ctl = Controller(self.cfg, self.now())
+            self.ctl = Controller(self.cfg, self.now(), self.keys, self.boot)
         try:
             while not self._stop_flag.is_set():
                 ready = select.select([self.master], [], [], 0.003)[0]
@@ -128,17 +131,29 @@ def creds(broker, user="gateway"):
 
 
 class Rig:
-    """A gateway, its controller peer and a watcher subscribed to everything it publishes."""
+    """A gateway, its controller peer and a watcher subscribed to everything it publishes.
+
+    `operator_keys` are the operators' own keys K: the controller peer is provisioned with them
+    and the gateway gets the K_gw derived from them, as in the field; both share a random link
+    key (`link_key=None` for a controller without keys)."""
 
     def __init__(
-        self, broker, decision_period_s, min_switch_gain, url=None, site=None, protocol=4, **gw_kw
-    ):
+        self, broker, decision_period_s, min_switch_gain, url=None, site=None, protocol=4,
+        operator_keys=None, link_key=True, **gw_kw,
+    ):  # fmt: skip
         self.ix = cross()
         self.clock = ScaledClock(time.time_ns(), SPEED)
         self.site = site or f"test-{uuid.uuid4().hex[:8]}"
         self.base = f"greenwave/{self.site}/{self.ix.id}"
         self.broker = broker
-        self.peer = Peer(self.ix, self.clock)
+        ops = dict(operator_keys or {})
+        self.link_key = os.urandom(32) if link_key is True else link_key
+        keys = None
+        if self.link_key is not None:
+            keys = (self.site.encode(), {k.encode(): v for k, v in ops.items()}, self.link_key)
+        gw_kw["operator_keys"] = {k: gateway_key(v, self.site, self.ix.id) for k, v in ops.items()}
+        gw_kw["link_key"] = self.link_key
+        self.peer = Peer(self.ix, self.clock, keys)
         self.inbox = Inbox(self.base)
         self.watcher = self.client("watcher")
         self.watcher.subscribe(self.base + "/#", self.inbox)

@@ -12,8 +12,11 @@ KEY = bytes(range(1, 33))
 NOW = 1_764_000_000
 
 
+KEY_GW = S.gateway_key(KEY, "demo", "cross")  # what the gateway's secrets file holds
+
+
 def verifier(**keys):
-    return S.Verifier(keys or {"alice": KEY}, "demo", "cross")
+    return S.Verifier(keys or {"alice": KEY_GW}, "demo", "cross")
 
 
 def signed(cmd="switch", arg=1, key_id="alice", key=KEY, now=NOW, **kw):
@@ -55,6 +58,22 @@ def test_the_textbook_hmac_a_controller_can_compute_gives_the_same_signature():
     d = signed(nonce="0f" * 16)
     msg = S.canonical("demo", "cross", "switch", 1, "alice", d["ts"], d["exp"], d["nonce"])
     assert hmac_with_sha256_only(KEY, msg).hex() == d["sig"]
+    k_gw = hmac_with_sha256_only(KEY, b"greenwave-gateway-key-1\ndemo\ncross")
+    assert k_gw == KEY_GW
+    assert hmac_with_sha256_only(k_gw, msg).hex() == d["gw_sig"]
+
+
+def test_the_gateway_checks_gw_sig_and_passes_sig_on_unchecked():
+    d = signed()
+    cmd = verifier().check("switch", raw({**d, "sig": "0" * 64}), NOW)
+    assert cmd.sig == "0" * 64  # the controller's to refuse: the gateway cannot check it
+    # a gateway holding K_gw signs only gw_sig; it cannot make the controller's sig
+    assert KEY_GW != KEY and S.sign("alice", KEY_GW, "demo", "cross", "switch", 1,
+                                    now=NOW)["sig"] != d["sig"]  # fmt: skip
+
+
+def test_a_gateway_key_is_bound_to_its_intersection():
+    assert S.gateway_key(KEY, "demo", "tee") != KEY_GW != S.gateway_key(KEY, "other", "cross")
 
 
 def test_a_signed_command_passes_once_and_keeps_the_payload_unchanged():
@@ -93,7 +112,7 @@ def test_an_unknown_key_is_refused_naming_the_key_id():
         lambda d: d.update(arg=0),
         lambda d: d.update(exp=d["exp"] + 1),
         lambda d: d.update(nonce="1" * 32),
-        lambda d: d.update(sig="0" * 64),
+        lambda d: d.update(gw_sig="0" * 64),
     ],
 )
 def test_any_change_to_a_signed_field_breaks_the_signature(tamper):
@@ -123,8 +142,9 @@ def test_a_wrong_key_for_a_known_id_is_a_bad_signature():
         (raw({**signed(), "arg": True}), "arg missing or not int"),
         (raw({**signed(), "ts": 1.5}), "ts missing or not int"),
         (raw({k: v for k, v in signed().items() if k != "sig"}), "sig missing"),
+        (raw({k: v for k, v in signed().items() if k != "gw_sig"}), "gw_sig missing"),
         (raw({**signed(), "extra": 1}), "unknown field 'extra'"),
-        (raw({**signed(), "nonce": "XYZ" * 8}), "nonce or sig"),
+        (raw({**signed(), "nonce": "XYZ" * 8}), "nonce, sig or gw_sig"),
         (raw({**signed(), "key": "a b"}), "key id"),
         (raw({**signed(), "arg": 300}), "arg 300 not 0..255"),
     ],
@@ -143,7 +163,7 @@ def test_a_lifetime_beyond_the_limit_is_refused_even_when_signed():
     d = signed()
     d["exp"] = d["ts"] + S.MAX_LIFETIME_S + 1
     msg = S.canonical("demo", "cross", "switch", 1, "alice", d["ts"], d["exp"], d["nonce"])
-    d["sig"] = S.hmac_sha256(KEY, msg).hex()
+    d["gw_sig"] = S.hmac_sha256(KEY_GW, msg).hex()
     assert "exp must be" in refusal(raw(d)).answer
 
 

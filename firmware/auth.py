@@ -1,0 +1,112 @@
+"""Signed commands on the controller: operator signatures and the gateway's link tags.
+
+Imported for one command and unloaded after it (controller.py): on MicroPython loaded code takes
+heap, about 2 KB for this module, which the running controller does not have to spare. The state
+it keeps (replay ring and floor, Unix time heard, link counter) lives in the Controller.
+
+Operator (SIGNED COMMAND): HMAC-SHA256(K, canonical bytes), the canonical bytes rebuilt from the
+controller's own site and intersection ids and the command's name (docs/architecture.md, "Signed
+commands on the controller"). Replays: a ring of the last RING accepted (nonce CRC, ts) and a
+floor, the largest ts evicted from it; expiry against the largest Unix time heard.
+
+Gateway (COMMAND + link trailer): the first 16 bytes of HMAC-SHA256(link key, b"greenwave-link-1"
++ >IIBB(boot id, counter, code, arg)); the counter must grow within a boot.
+
+MicroPython has `hashlib.sha256` but no `hmac`: the textbook HMAC is written out in `mac`.
+"""
+
+import hashlib
+import struct
+from binascii import crc32
+
+RING = 8
+EPOCH = 1700000000  # Unix seconds - EPOCH: a board's small int until 2057
+# operator command names by wire code (canonical bytes); CALL and OMIT are the gateway's only
+NAMES = (None, b"hold", b"switch", b"release", None, None, b"preempt")
+
+
+def mac(key, msg):
+    """HMAC-SHA256 (RFC 2104): sha256((K ^ opad) + sha256((K ^ ipad) + msg))."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    k = bytearray(64)
+    k[: len(key)] = key
+    for i in range(64):
+        k[i] ^= 0x36
+    h = hashlib.sha256(k)
+    h.update(msg)
+    d = h.digest()
+    for i in range(64):
+        k[i] ^= 0x6A  # 0x36 ^ 0x5C: from ipad to opad
+    h = hashlib.sha256(k)
+    h.update(d)
+    return h.digest()
+
+
+def check(ctl, p, signed):
+    """(code, arg, None) for a command whose signature or link tag checks out and is fresh,
+    else (0, 0, reason). An accepted one is remembered whatever the sequencer then says."""
+    keys = ctl.keys
+    n = len(p)
+    if not signed:
+        if n != 22 and n != 2:
+            return 0, 0, "malformed command"
+        if n != 22 or not keys:
+            return 0, 0, "bad link signature"
+        code, arg, ctr = struct.unpack_from(">BBI", p, 0)
+        tag = mac(keys[2], b"greenwave-link-1" + struct.pack(">IIBB", ctl.boot, ctr, code, arg))
+        d = 0
+        for i in range(16):  # constant time
+            d |= tag[i] ^ p[6 + i]
+        if d:
+            return 0, 0, "bad link signature"
+        if ctr <= ctl.link_ctr:
+            return 0, 0, "replayed"
+        ctl.link_ctr = ctr
+        return code, arg, None
+    if n < 59 or n - 43 - p[42] < 16 or n - 43 - p[42] > 64:
+        return 0, 0, "malformed command"
+    code, arg, ts, exp = struct.unpack_from(">BBII", p, 0)
+    kid = p[43 : 43 + p[42]]
+    nonce = p[43 + p[42] :]
+    if not keys or not keys[1]:
+        return 0, 0, "no operator keys"
+    key = keys[1].get(kid)
+    if key is None:
+        return 0, 0, "unknown key"
+    name = NAMES[code] if code < 7 else None
+    if name is None:
+        return 0, 0, "not an operator command"
+    sig = mac(key, b"\n".join((b"greenwave-cmd-1", keys[0], ctl.cfg.id.encode(), name,
+                               str(arg).encode(), kid, str(ts).encode(), str(exp).encode(),
+                               nonce)))  # fmt: skip
+    d = 0
+    for i in range(32):  # constant time
+        d |= sig[i] ^ p[10 + i]
+    if d:
+        return 0, 0, "bad signature"
+    if not ts < exp <= ts + 300 or ts <= EPOCH:
+        return 0, 0, "malformed command"
+    ts -= EPOCH
+    if ts > ctl.unix:
+        ctl.unix = ts  # a verified signature vouches for its time
+    if ctl.unix >= exp - EPOCH:
+        return 0, 0, "expired"
+    if ts <= ctl.floor:
+        return 0, 0, "replayed or stale"
+    c = crc32(nonce) & 0x3FFFFFFF
+    ring = ctl.ring  # RING nonce CRCs, then their ts (0: empty); made on first use
+    if ring is None:
+        from array import array
+
+        ring = ctl.ring = array("i", [0] * (2 * RING))
+    for i in range(RING):
+        if ring[RING + i] and ring[i] == c:
+            return 0, 0, "replayed"
+    i = ctl.ring_next
+    if ring[RING + i] > ctl.floor:
+        ctl.floor = ring[RING + i]
+    ring[i] = c
+    ring[RING + i] = ts
+    ctl.ring_next = (i + 1) % RING
+    return code, arg, None
