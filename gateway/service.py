@@ -34,6 +34,10 @@ log = logging.getLogger("greenwave.gateway")
 _REOPEN_FIRST_S = 0.5
 _REOPEN_MAX_S = 8.0
 _BOOT_WAIT_S = 3.0  # how long a request waits for the controller's boot id (link tags)
+# The controller's refusals from its own signature and link-tag checks (docs/architecture.md)
+CONTROLLER_AUTH = frozenset(("no operator keys", "unknown key", "bad signature", "expired",
+                             "replayed", "replayed or stale", "not an operator command",
+                             "bad link signature"))  # fmt: skip
 _PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
 
 
@@ -71,6 +75,7 @@ class Gateway:
         self.state: dict | None = None
         self.queues = [0.0] * len(ix.groups)
         self.decisions: list[dict] = []  # newest last, bounded
+        self.controller_auth: dict[str, int] = {}  # its refusals on signature checks, by reason
         self.stats = dict.fromkeys(
             ("frames", "bad_payloads", "telemetry", "events", "decisions", "acks_ok",
              "acks_refused", "unanswered", "publish_failures", "link_errors", "acked",
@@ -324,6 +329,7 @@ class Gateway:
             "crc_errors": errors.get("crc", 0),
             "publish_failures": self.stats["publish_failures"],
             "unanswered_commands": self.stats["unanswered"],
+            "controller_auth_refusals": dict(self.controller_auth),
             **commands,
         }
 
@@ -405,6 +411,10 @@ class Gateway:
         asked = self._asked.pop(seq, None)
         if asked is None:
             return  # the answer to a retry we already had
+        reason = result.removeprefix("refused: ")
+        if reason in CONTROLLER_AUTH:  # the controller's own signature checks said no
+            self.controller_auth[reason] = self.controller_auth.get(reason, 0) + 1
+            log.warning("the controller refused %s: %s", asked.get("source", "a request"), reason)
         on_result = self._on_result.pop(seq, None)
         if on_result is not None:
             try:

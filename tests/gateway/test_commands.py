@@ -194,6 +194,8 @@ def test_a_gateway_holding_only_k_gw_cannot_make_a_command_the_controller_takes(
     op.send("hold", json.dumps(good))
     _, body = op.answer(lambda b: b["nonce"] == good["nonce"] and b["result"] != "ok")
     assert body["result"] == "refused: replayed"
+    # both of the controller's refusals are counted in the gateway's health
+    assert rig.gw.health()["controller_auth_refusals"] == {"bad signature": 1, "replayed": 1}
 
 
 @pytest.mark.parametrize("cmd", ["flash", "clear-flash", "plan"])
