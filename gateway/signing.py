@@ -1,8 +1,9 @@
 """Signed operator commands: the canonical bytes, HMAC-SHA256, and the gateway's checks.
 
-Pure logic: no MQTT, no clock of its own (`now` is passed in). The canonical bytes are plain
-ASCII lines so a controller with only `hashlib.sha256` (MicroPython has no `hmac`) computes the
-same signature with the textbook HMAC (docs/gateway.md, "Signed commands"):
+Pure logic: no MQTT, no clock of its own (`now` is passed in). The canonical bytes are UTF-8
+lines (plain ASCII for ASCII ids) so a controller with only `hashlib.sha256` (MicroPython has
+no `hmac`) computes the same signature with the textbook HMAC (docs/gateway.md, "Signed
+commands"):
 
     greenwave-cmd-1\\n<site>\\n<intersection>\\n<cmd>\\n<arg>\\n<key id>\\n<ts>\\n<exp>\\n<nonce>
 
@@ -46,7 +47,7 @@ def canonical(
 ) -> bytes:
     """The bytes an operator signs (see the module docstring)."""
     fields = (VERSION, site, intersection, cmd, str(arg), key_id, str(ts), str(exp), nonce)
-    return "\n".join(fields).encode("ascii")
+    return "\n".join(fields).encode()  # UTF-8, as the controller's str.encode()
 
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
@@ -57,7 +58,7 @@ def hmac_sha256(key: bytes, message: bytes) -> bytes:
 def gateway_key(key: bytes, site: str, intersection: str) -> bytes:
     """K_gw, the key a gateway checks `gw_sig` with, from the operator's key K: it cannot be
     turned back into K, and it is bound to one intersection."""
-    label = f"{GATEWAY_KEY_LABEL}\n{site}\n{intersection}".encode("ascii")
+    label = f"{GATEWAY_KEY_LABEL}\n{site}\n{intersection}".encode()
     return hmac_sha256(key, label)
 
 

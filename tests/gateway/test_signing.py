@@ -40,6 +40,17 @@ def test_the_canonical_bytes_are_plain_ascii_lines():
     )
 
 
+def test_non_ascii_site_and_intersection_ids_are_signed_as_utf8():
+    """Ids may be any printable text without MQTT specials (the config allows it): the
+    canonical bytes are their UTF-8, which is what the controller's str.encode() gives."""
+    v = S.Verifier({"alice": S.gateway_key(KEY, "zürich", "kreuz-süd")}, "zürich", "kreuz-süd")
+    cmd = S.sign("alice", KEY, "zürich", "kreuz-süd", "hold", 0, now=NOW)
+    assert v.check("hold", json.dumps(cmd).encode(), NOW).cmd == "hold"
+    assert b"\nz\xc3\xbcrich\n" in S.canonical(
+        "zürich", "x", "hold", 0, "a", NOW, NOW + 1, "a" * 16
+    )
+
+
 def test_hmac_sha256_matches_rfc_4231_case_2():
     mac = S.hmac_sha256(b"Jefe", b"what do ya want for nothing?")
     assert mac.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
