@@ -145,6 +145,7 @@ class Gateway:
             except LinkError as e:  # the cable: reopen with bounded back-off, never exit
                 self.stats["link_errors"] += 1
                 log.warning("%s; reopening in %.1f s", e, backoff)
+                self._refuse_waiting(f"no link to the controller ({e})")
                 self.link.close()
                 if self._stop.wait(backoff):
                     return
@@ -205,10 +206,14 @@ class Gateway:
                 waiting = []
         if waiting:
             self._waiting, self._waiting_since = [], None
-        for code, arg, source, auth, on_result in waiting:
+        for i, (code, arg, source, auth, on_result) in enumerate(waiting):
             current = self.state["phase"] if self.state else None
             self._override = (current,)  # an operator's request stands until the phase changes
-            self._send(code, arg, current, source, auth, on_result)
+            try:
+                self._send(code, arg, current, source, auth, on_result)
+            except LinkError:
+                self._waiting[:0] = waiting[i:]  # not sent: answered by the link's handler
+                raise
         now = self.clock.s()
         if now - self._last_decision_s >= self.decision_period_s:
             self._last_decision_s = now
@@ -224,6 +229,21 @@ class Gateway:
         self._pump()
         if time.monotonic() - self._last_health >= self.health_period_s:
             self.publish_health()
+
+    def _refuse_waiting(self, why: str) -> None:
+        """Answer every request not sent yet: a pulled cable must not leave an operator
+        waiting for an answer that cannot come (or run the request minutes later)."""
+        while not self._requests.empty():
+            self._waiting.append(self._requests.get_nowait())
+        waiting, self._waiting, self._waiting_since = self._waiting, [], None
+        for code, arg, source, _auth, on_result in waiting:
+            log.warning("%s's %s %d not sent: %s", source, P.CMD_NAMES.get(code), arg, why)
+            self.stats["acks_refused"] += 1
+            if on_result is not None:
+                try:
+                    on_result(f"refused: {why}")
+                except Exception:  # the requester's problem; the loop goes on
+                    log.exception("result callback for an unsent command failed")
 
     # the outbox ---------------------------------------------------------------------------
     def _queue(self, stream: str, topic: str, payload: dict) -> None:

@@ -23,6 +23,7 @@ from firmware import config as fwconfig
 from firmware import protocol as P
 from firmware.controller import Controller
 from gateway.clock import ScaledClock
+from gateway.link import LinkError
 from gateway.mqtt import Mqtt
 from gateway.service import Gateway
 from gateway.signing import gateway_key
@@ -334,6 +335,28 @@ def test_a_switch_to_a_phase_that_does_not_exist_is_refused(rig):
     events = rig.inbox.wait("events", lambda e: e["event"] == "refused")
     assert events["detail"] == "unknown phase"
     assert rig.peer.signals() == st["signals"]  # nothing moved
+
+
+def test_requests_the_cable_cannot_carry_are_refused_with_the_reason_not_lost(rig, monkeypatch):
+    """Fault injection (a pty cannot be made to fail one write on cue while its reads work):
+    the link's write raises as pyserial's does when the cable is pulled. Every request not
+    sent is answered at once with why, and the gateway serves again once the port works."""
+    rig.remote_green()
+    real = rig.gw.link._write
+
+    def pulled(frame):
+        raise LinkError("writing to the port failed: [Errno 5] Input/output error")
+
+    got = queue.Queue()
+    monkeypatch.setattr(rig.gw.link, "_write", pulled)
+    for _ in range(3):
+        rig.gw.request(P.CMD_HOLD, 0, source="operator:alice", on_result=got.put)
+    results = [got.get(timeout=TIMEOUT_S) for _ in range(3)]
+    assert all(r.startswith("refused: no link to the controller (writing") for r in results)
+    assert rig.gw.stats["link_errors"] >= 1
+    monkeypatch.setattr(rig.gw.link, "_write", real)
+    rig.gw.request(P.CMD_HOLD, 0, on_result=got.put)
+    assert got.get(timeout=TIMEOUT_S) in ("ok", "refused: at max green")  # the controller's
 
 
 def test_a_request_during_start_up_is_refused(rig):
