@@ -6,7 +6,8 @@ SWITCH(P). The firmware's sequencer decides whether and when a request is honour
 
 - `schedule`: the schedule-driven rolling-horizon optimizer (edge.optimizer.schedule) over
   clusters built from the camera zones (standing queue) and the entry loops (approaching
-  vehicles, timed at free speed).
+  vehicles, timed at free speed), plus, on roads the zones do not watch to their start, the
+  upstream light's projected outflow (edge.sim.coordination).
 - `max-pressure`: edge.optimizer.max_pressure over the vehicles in each group's zones.
 - `webster`: a Webster plan from the flows counted by the entry loops, replanned every cycle.
 - `fixed`: the SUMO program's own green times, in order.
@@ -22,6 +23,7 @@ from edge.optimizer import (
     max_pressure,
     phase_clusters,
     phase_timing,
+    projected_outflow,
     schedule,
     webster,
 )
@@ -50,19 +52,24 @@ class PhaseModel:
             for g in ph.groups:
                 self.serving.setdefault(g, p)
         self.lanes_of = {g: len(imported.lanes[g]) for g in self.names}
-        n_lanes = [0] * len(ix.phases)
+        self.n_lanes = [0] * len(ix.phases)
         for g, p in self.serving.items():
-            n_lanes[p] += self.lanes_of[g]
-        self.headway_s = [LANE_HEADWAY_S / max(n, 1) for n in n_lanes]
+            self.n_lanes[p] += self.lanes_of[g]
+        self.phases = ix.phases
+        self.retime([LANE_HEADWAY_S] * len(ix.phases))
+
+    def retime(self, lane_headway_s) -> None:
+        """Set each phase's saturation headway from one lane's (s per vehicle, per phase)."""
+        self.lane_headway_s = list(lane_headway_s)
+        self.headway_s = [h / max(n, 1) for h, n in zip(lane_headway_s, self.n_lanes, strict=True)]
         self.timing = phase_timing(
-            [ph.min_green_s for ph in ix.phases],
-            [ph.max_green_s for ph in ix.phases],
-            [ph.yellow_s for ph in ix.phases],
-            [ph.all_red_s for ph in ix.phases],
+            [ph.min_green_s for ph in self.phases],
+            [ph.max_green_s for ph in self.phases],
+            [ph.yellow_s for ph in self.phases],
+            [ph.all_red_s for ph in self.phases],
             startup_lost_s=STARTUP_LOST_S,
             sat_headway_s=self.headway_s,
         )
-        self.phases = ix.phases
 
 
 class Strategy:
@@ -143,6 +150,9 @@ class Schedule(Strategy):
         beyond_s: float = 0.0,
         saturation: bool = True,
         overflow_weight: bool = True,
+        extend_margin_veh_s: float = 0.0,
+        coordinate: bool = True,
+        measure_headway: bool = False,
     ):
         super().__init__(model)
         self.horizon_s = horizon_s
@@ -161,8 +171,32 @@ class Schedule(Strategy):
         # overflow weight: a standing queue that one max green cannot clear counts as many
         # times as the max greens it needs (docs/sim.md)
         self.overflow_weight = overflow_weight
+        # extension margin: the plan extends the running green only when that saves more than
+        # this many vehicle-seconds over ending it now (docs/sim.md)
+        self.extend_margin_veh_s = extend_margin_veh_s
+        # coordination: upstream neighbours' projected outflows as arrivals (edge.sim.coordination)
+        self.coordinate = coordinate
+        self.feeds: list = []
+        self.neighbours: list = []
+        self.feed_max_age_s = 6.0  # an older upstream plan (saturation mode, a stall) is ignored
+        # discharge headway measured at the stop-bar loops (docs/sim.md)
+        self.measure_headway = measure_headway
+        self.headway_min_veh = 40  # vehicles of saturated discharge before a phase's own figure
+        self.headway_bounds_s = (1.4, 3.0)  # per lane
+        self.retime_every_s = 60.0
+        n = len(model.phases)
+        self._discharge = [[0.0, 0] for _ in range(n)]  # per phase: lane-seconds, vehicles
+        self._passed: dict[str, int] = {}
+        self._last_call = None
+        self._retimed_s = 0.0
         self._history: deque = deque()
         self.last = None
+        self.last_s = None  # when `last` was planned
+
+    def link(self, feeds, neighbours) -> None:
+        """Coordination: this light's `Feed`s and every light's strategy, in run order."""
+        self.feeds = list(feeds)
+        self.neighbours = list(neighbours)
 
     def _flows(self, now_s, entered):
         """Per phase, veh/h counted in by the entry loops over the last flow_window_s."""
@@ -196,6 +230,9 @@ class Schedule(Strategy):
         out = [
             phase_clusters(queue[p], arrivals[p], sat_headway_s=m.headway_s[p]) for p in range(n)
         ]
+        if self.coordinate and self.feeds:
+            for p, extra in self._fed(now_s, reading).items():
+                out[p] += extra
         if self.beyond_s > 0:
             # Demand the zones cannot see yet: the recent flow, from when it can first arrive.
             for p, flow in enumerate(self._flows(now_s, entered)):
@@ -203,6 +240,45 @@ class Schedule(Strategy):
                     out[p] += flow_cluster(
                         flow, sensed[p], min(self.horizon_s, sensed[p] + self.beyond_s)
                     )
+        return out
+
+    def _fed(self, now_s, reading):
+        """Per phase, the clusters the upstream lights' latest plans will send here: vehicles
+        they have not served yet (arriving from the road's travel time on), so none that this
+        light's zones can already see. The road's share goes to its lanes (groups) as this
+        light's entry loops have counted them."""
+        m = self.model
+        out: dict[int, list] = {}
+        views = reading.groups
+        for f in self.feeds:
+            up = self.neighbours[f.upstream]
+            plan, planned_s = getattr(up, "last", None), getattr(up, "last_s", None)
+            if plan is None or planned_s is None:
+                continue
+            age = now_s - planned_s
+            if not 0 <= age <= self.feed_max_age_s:
+                continue
+            total = sum(views[h].entered for h in f.road)
+            if total > 0:
+                frac = views[f.group].entered / total
+            else:
+                frac = m.lanes_of[f.group] / max(sum(m.lanes_of[h] for h in f.road), 1)
+            share = min(f.share * frac, 1.0)
+            if share <= 0:
+                continue
+            lo, hi = f.travel_s, self.horizon_s  # served before now (per the plan): on the road
+            found = projected_outflow(
+                plan, f.up_phase, travel_s=f.travel_s, share=share, horizon_s=hi + age
+            )
+            for a, d, n in found:
+                a -= age
+                a0, a1 = max(a, lo), min(a + d, hi)
+                if d > 0:
+                    n *= max(a1 - a0, 0.0) / d
+                elif not lo <= a < hi:
+                    n = 0.0
+                if n > 0:
+                    out.setdefault(m.serving[f.group], []).append((a0, max(a1 - a0, 0.0), n))
         return out
 
     def _overflow(self, p, queue):
@@ -239,7 +315,38 @@ class Schedule(Strategy):
                 return SWITCH, k
         return HOLD, current
 
+    def _measure(self, now_s, reading, current, elapsed_s):
+        """Saturation headway from the stop-bar loops: per lane, seconds of green per vehicle
+        crossing while the group still has a standing queue of at least two per lane, after
+        the start-up lost time."""
+        m = self.model
+        dt = None if self._last_call is None else now_s - self._last_call
+        self._last_call = now_s
+        for g in m.names:
+            view = reading.groups[g]
+            before = self._passed.get(g, view.passed)
+            self._passed[g] = view.passed
+            if dt is None or dt > 1.5 or m.serving.get(g) != current:
+                continue
+            lanes = m.lanes_of[g]
+            if elapsed_s < STARTUP_LOST_S + 1.0 or view.queue < 2 * lanes:
+                continue
+            acc = self._discharge[current]
+            acc[0] += dt * lanes
+            acc[1] += view.passed - before
+        if now_s - self._retimed_s >= self.retime_every_s:
+            self._retimed_s = now_s
+            lo, hi = self.headway_bounds_s
+            heads = []
+            for p, (lane_s, veh) in enumerate(self._discharge):
+                h = lane_s / veh if veh >= self.headway_min_veh else m.lane_headway_s[p]
+                heads.append(min(max(h, lo), hi))
+            if heads != m.lane_headway_s:
+                m.retime(heads)
+
     def decide(self, now_s, reading, current, elapsed_s):
+        if self.measure_headway:
+            self._measure(now_s, reading, current, elapsed_s)
         if self.saturation:
             fill = self._fill(reading)
             if fill >= self.sat_enter:
@@ -248,17 +355,36 @@ class Schedule(Strategy):
                 self.saturated = False
             if self.saturated:
                 return self._cyclic(reading, current, elapsed_s)
-        plan = schedule(
-            self.clusters(now_s, reading),
-            self.model.timing,
-            current,
-            elapsed_s,
-            horizon_s=self.horizon_s,
-        )
+        clusters = self.clusters(now_s, reading)
+        plan = schedule(clusters, self.model.timing, current, elapsed_s, horizon_s=self.horizon_s)
         self.last = plan
+        self.last_s = now_s
         d = plan.decision
         if d.switch and d.next_phase >= 0 and d.next_phase != current:
             return SWITCH, d.next_phase
+        if (
+            self.extend_margin_veh_s > 0
+            and d.next_phase >= 0
+            and elapsed_s >= self.model.phases[current].min_green_s
+        ):
+            # The plan extends: what would ending the green now cost? (Past max green the
+            # running green ends at once when another phase waits.)
+            now = schedule(
+                clusters,
+                self.model.timing,
+                current,
+                max(elapsed_s, self.model.phases[current].max_green_s),
+                horizon_s=self.horizon_s,
+            )
+            nd = now.decision
+            gain = now.delay_veh_s - plan.delay_veh_s
+            if (
+                nd.switch
+                and nd.next_phase >= 0
+                and nd.next_phase != current
+                and gain < self.extend_margin_veh_s
+            ):
+                return SWITCH, nd.next_phase
         return HOLD, current
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge import safety, sumo_import
 from edge.record import RecordWriter
-from edge.sim import controllers, metrics, sensing, sumo
+from edge.sim import controllers, coordination, metrics, sensing, sumo
 from edge.sim.site import Site
 
 
@@ -122,7 +122,7 @@ def run(opts: SimOptions) -> SimResult:
         api_name = api.__name__
         record = RecordWriter(opts.record) if opts.record else None
         try:
-            result = _loop(api, opts, imported, layouts, record)
+            result = _loop(api, opts, imported, layouts, record, net)
         finally:
             try:
                 api.close()
@@ -139,11 +139,18 @@ def run(opts: SimOptions) -> SimResult:
     return SimResult(delay, teleports, time.perf_counter() - started, violations, stats, api_name)
 
 
-def _loop(api, opts, imported, layouts, record):
+def _loop(api, opts, imported, layouts, record, net=None):
     sites = []
     oracles = []
+    strategies = [controllers.make(opts.controller, imp) for imp in imported]
+    if net is not None and any(hasattr(s, "link") for s in strategies):
+        for strategy, feeds in zip(
+            strategies, coordination.plan_feeds(net, imported, layouts), strict=True
+        ):
+            if hasattr(strategy, "link"):
+                strategy.link(feeds, strategies)
     for k, (imp, lay) in enumerate(zip(imported, layouts, strict=True)):
-        strategy = controllers.make(opts.controller, imp)
+        strategy = strategies[k]
         if opts.sensing == "exact":
             sense = sensing.ExactSensing(lay, api)
         else:

@@ -147,6 +147,7 @@ class GroupView:
     entered: int = 0  # vehicles counted in since the start (flow measurement)
     sensed_s: float = 0.0  # free-flow travel time over the watched stretch (shortest lane)
     room: float = 0.0  # vehicles the watched stretch holds when jammed (all lanes)
+    passed: int = 0  # vehicles counted over the stop-bar loops since the start (discharge)
 
 
 @dataclass
@@ -172,6 +173,8 @@ class DetectorSensing:
             lane: deque(maxlen=_ENTRY_MEMORY) for lane in layout.lanes
         }
         self._entered = dict.fromkeys(layout.lanes, 0)
+        self._at_stop: dict[str, set] = {lane: set() for lane in layout.lanes}
+        self._passed = dict.fromkeys(layout.lanes, 0)
 
     def read(self, now_s: float) -> Reading:
         il, la = self._il, self._la
@@ -184,6 +187,9 @@ class DetectorSensing:
             for _ in range(new):
                 self._entries[lane].append(now_s)
             self._entered[lane] += new
+            at_stop = set(il.getLastStepVehicleIDs(s.stop))
+            self._passed[lane] += len(at_stop - self._at_stop[lane])
+            self._at_stop[lane] = at_stop
             number = halting = 0
             for z in s.zones:
                 number += la.getLastStepVehicleNumber(z)
@@ -202,6 +208,7 @@ class DetectorSensing:
                     self._entered[lane],
                     travel,
                     s.covered_m / JAM_SPACING_M,
+                    self._passed[lane],
                 ),
             )
         return _by_group(self.layout, per_lane)
@@ -239,7 +246,8 @@ class ExactSensing:
             entered = self.detectors._entered[lane]
             travel = s.covered_m / s.speed_mps
             room = s.covered_m / JAM_SPACING_M
-            view = GroupView(float(queue), float(number), arrivals, entered, travel, room)
+            passed = self.detectors._passed[lane]
+            view = GroupView(float(queue), float(number), arrivals, entered, travel, room, passed)
             per_lane[lane] = (False, False, view)
         exact = _by_group(self.layout, per_lane)
         return Reading(base.stop, base.advance, exact.groups)
@@ -258,6 +266,7 @@ def _by_group(layout, per_lane) -> Reading:
             view.vehicles += lv.vehicles
             view.arrivals_s.extend(lv.arrivals_s)
             view.entered += lv.entered
+            view.passed += lv.passed
             view.sensed_s = lv.sensed_s if not view.sensed_s else min(view.sensed_s, lv.sensed_s)
             view.room += lv.room
         view.arrivals_s.sort()
