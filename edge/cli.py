@@ -20,16 +20,24 @@ def _version() -> str:
 
 
 def _config_validate(args) -> int:
+    name = "<stdin>" if args.file == "-" else args.file
     try:
-        ix = config.load(args.file)
+        if args.file == "-":  # `greenwave config example nema8 | greenwave config validate -`
+            ix = config.loads(sys.stdin.buffer.read().decode("utf-8"), source=name)
+        else:
+            ix = config.load(args.file)
     except ConfigError as e:
         for p in e.problems:
-            print(f"{args.file}: {p}", file=sys.stderr)
+            print(f"{name}: {p}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        print(f"{name}: cannot read: {e.strerror or e}", file=sys.stderr)
         return 1
-    print(f"ok: {ix.id}, {len(ix.groups)} groups, {len(ix.phases)} phases")
+    except UnicodeDecodeError as e:  # stdin only: config.load reports a file's as a problem
+        print(f"{name}: not UTF-8 text: {e}", file=sys.stderr)
+        return 1
+    rings = f", {len(ix.rings)} rings" if ix.rings else ""
+    print(f"ok: {ix.id}, {len(ix.groups)} groups, {len(ix.phases)} phases{rings}")
     return 0
 
 
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check a config file; print every problem as FILE: field = value: "
         "message and exit 1, or print a one-line summary.",
     )
-    p.add_argument("file", metavar="FILE", help="intersection config (TOML)")
+    p.add_argument("file", metavar="FILE", help="intersection config (TOML), - for stdin")
     p.set_defaults(func=_config_validate)
     p = cfg_sub.add_parser(
         "example",

@@ -24,7 +24,6 @@ from edge.model import (
     SignalGroup,
     validate,
 )
-from edge.rings import RingedIntersection, validate_rings
 
 _REQUIRED = object()
 _TOP = ("intersection", "groups", "conflicts", "phases", "rings", "detectors", "link", "broker")
@@ -108,7 +107,7 @@ def loads(text: str, source: str = "<string>") -> Intersection:
     if ix is not None:
         # A missing key is already reported; its MISSING value would be reported again.
         seen = {p.field for p in problems}
-        problems += [p for p in validate(ix) + validate_rings(ix) if p.field not in seen]
+        problems += [p for p in validate(ix) if p.field not in seen]
     if problems:
         raise ConfigError(problems, source)
     return ix
@@ -201,13 +200,13 @@ class _Reader:
         return good
 
     def rings(self, data):
-        """The `sequence` of every [[rings]] table (None when there are none)."""
+        """The `sequence` of every [[rings]] table (none: free phase order)."""
         if "rings" not in data:
-            return None
+            return ()
         raw = data["rings"]
         if not isinstance(raw, list) or not raw or not all(isinstance(e, dict) for e in raw):
             self.add("rings", raw, "must be an array of tables ([[rings]])", broken=True)
-            return None
+            return ()
         return [self.table(f"rings[{i}]", e, {"sequence": _REQUIRED}).get("sequence")
                 for i, e in enumerate(raw)]  # fmt: skip
 
@@ -227,16 +226,15 @@ class _Reader:
         broker = self.table("broker", data.get("broker", {}), _keys(BrokerSettings))
         if self.broken:
             return None
-        extra = {} if rings is None else {"rings": rings}
-        return (Intersection if rings is None else RingedIntersection)(
+        return Intersection(
             groups=groups,
             conflicts=pairs,
             phases=phases,
+            rings=rings,
             detectors=detectors,
             link=link,
             broker=BrokerSettings(**broker),
             **top,
-            **extra,
         )
 
 
@@ -277,7 +275,7 @@ def dumps(ix: Intersection, comments: bool = False) -> str:
         out.append("pairs = []")
     for i, ph in enumerate(ix.phases):
         section("[[phases]]", "phases", _fields(ph), i == 0)
-    for i, ring in enumerate(getattr(ix, "rings", ())):
+    for i, ring in enumerate(ix.rings):
         section("[[rings]]", "rings", [("sequence", ring)], i == 0)
     for i, d in enumerate(ix.detectors):
         section("[[detectors]]", "detectors", _fields(d), i == 0)

@@ -9,7 +9,6 @@ from dataclasses import replace
 
 from edge import config
 from edge.model import Detector, Intersection, Phase, SignalGroup
-from edge.rings import RingedIntersection, with_rings
 
 _CROSS_STREET = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}
 _OPPOSITE = {"n": "s", "s": "n", "e": "w", "w": "e"}
@@ -135,7 +134,7 @@ def tee() -> Intersection:
     )
 
 
-def nema8(peds: bool = False, preempt: bool = False) -> RingedIntersection:
+def nema8(peds: bool = False, preempt: bool = False) -> Intersection:
     """NEMA 8-phase dual ring on a four-way intersection: 8 vehicle groups, one phase each,
     ring 1 = p1 p2 | p3 p4, ring 2 = p5 p6 | p7 p8, the barrier between p2/p6 and p3/p7.
 
@@ -168,14 +167,14 @@ def nema8(peds: bool = False, preempt: bool = False) -> RingedIntersection:
             dets.append(Detector(f"{ped.name}_button", len(dets), (ped.name,), "ped_button"))
     if preempt:
         dets.append(Detector("p4_preempt", len(dets), ("w_thru",), "preempt"))
-    ix = Intersection(
+    return Intersection(
         id="nema8",
         groups=tuple(vehicles),
         conflicts=frozenset(conflicts),
         phases=tuple(phases),
+        rings=((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8"))),
         detectors=tuple(dets),
     )
-    return with_rings(ix, ((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8"))))
 
 
 def _corridor_node(k: int) -> Intersection:

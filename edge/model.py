@@ -3,6 +3,13 @@
 Times are seconds here (NTCIP 1202 terms, units in the field names). `to_compact()` produces the
 controller's JSON form in integer milliseconds; `record_header()` the run-record header.
 Validation reports every problem at once, with field paths as they appear in the TOML config.
+
+Phases run one at a time in free cyclic order unless `rings` is given: rings and barriers (NEMA
+TS2 / NTCIP 1202 dual-ring operation). Each ring is a list of barrier groups, each a list of
+phase names in service order; the k-th barrier group of every ring is one side of the barrier,
+and the controller times one phase per ring at once. A NEMA 8-phase dual ring is
+`((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8")))`: ring 1 = 1 2 | 3 4, ring 2 =
+5 6 | 7 8, the barrier between 2/6 and 3/7. docs/config.md has the rules `_rings` checks.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ MIN_YELLOW_S = 3.0
 COMPACT_VERSION = 1
 TIMING_FIELDS = ("min_green_s", "max_green_s", "passage_s", "yellow_s", "all_red_s")
 MQTT_SCHEMES = ("mqtt://", "mqtts://")
+MAX_RINGS = 4  # the controller's limit (firmware/config.py)
 
 
 class _Missing:
@@ -59,6 +67,12 @@ def _tuple(value):
     # Lists from TOML or callers become tuples so models compare and hash; anything else is
     # kept as given for validate() to report.
     return tuple(value) if isinstance(value, list) else value
+
+
+def _deep_tuple(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_deep_tuple(v) for v in value)
+    return value
 
 
 def _pair(value):
@@ -137,13 +151,15 @@ class BrokerSettings:
 
 @dataclass(frozen=True)
 class Intersection:
-    """One intersection. `groups` order is the signal-string order."""
+    """One intersection. `groups` order is the signal-string order; `rings` (per ring, per
+    barrier group, phase names) is empty for free phase order."""
 
     id: str
     groups: tuple[SignalGroup, ...]
     conflicts: frozenset[frozenset[str]]
     phases: tuple[Phase, ...]
     detectors: tuple[Detector, ...] = ()
+    rings: tuple[tuple[tuple[str, ...], ...], ...] = ()
     startup_flash_s: float = 5.0
     startup_all_red_s: float = 3.0
     link: LinkSettings = field(default_factory=LinkSettings)
@@ -152,6 +168,7 @@ class Intersection:
     def __post_init__(self):
         for name in ("groups", "phases", "detectors"):
             object.__setattr__(self, name, _tuple(getattr(self, name)))
+        object.__setattr__(self, "rings", _deep_tuple(self.rings))
         object.__setattr__(self, "conflicts", frozenset(_pair(p) for p in self.conflicts))
 
     def group_names(self) -> list[str]:
@@ -229,6 +246,9 @@ class Intersection:
         ]
         if any(any(row) for row in diag):
             out["det_diag"] = diag
+        if self.rings:
+            order = {ph.name: i for i, ph in enumerate(self.phases)}
+            out["rings"] = [[[order[n] for n in grp] for grp in ring] for ring in self.rings]
         return out
 
     def record_header(self) -> dict:
@@ -268,6 +288,7 @@ def validate(ix: Intersection) -> list[Problem]:
     names = _groups(out, ix.groups)
     _conflicts(out, ix.conflicts, names)
     _phases(out, ix, names)
+    _rings(out, ix)
     _detectors(out, ix.detectors, names)
     _link_and_broker(out, ix.link, ix.broker)
     return out
@@ -422,6 +443,82 @@ def _ped_phase(out, ix, p, ph, ok):
         if need > ph.max_green_s + 1e-9:
             msg = f"max(walk_s, min_green_s) + ped_clear_s = {need!r} must fit in max_green_s"
             out.append(Problem(f"{p}.max_green_s", ph.max_green_s, msg))
+
+
+def _is_names(value) -> bool:
+    return isinstance(value, tuple) and all(isinstance(n, str) for n in value)
+
+
+def _rings(out, ix):
+    """Rings and barriers; their phases' own problems are _phases' to report."""
+    rings = ix.rings
+    if rings == ():
+        return
+    if not isinstance(rings, tuple) or len(rings) > MAX_RINGS:
+        out.append(Problem("rings", rings, f"must be 1..{MAX_RINGS} [[rings]] tables"))
+        return
+    phases = {ph.name: ph for ph in ix.phases if isinstance(ph.name, str)}
+    ring_of: dict[str, int] = {}
+    side_of: dict[str, int] = {}
+    n_sides = None
+    for r, ring in enumerate(rings):
+        path = f"rings[{r}].sequence"
+        if not isinstance(ring, tuple) or not ring or not all(_is_names(g) for g in ring):
+            msg = "must be a list of barrier groups, each a list of phase names"
+            out.append(Problem(path, ring, msg))
+            continue
+        if not any(ring):
+            out.append(Problem(path, ring, "holds no phase"))
+        if n_sides is None:
+            n_sides = len(ring)
+        elif len(ring) != n_sides:
+            msg = f"has {len(ring)} barrier groups, rings[0] has {n_sides}: every ring crosses "
+            out.append(Problem(path, ring, msg + "the same barriers"))
+        for b, grp in enumerate(ring):
+            for name in grp:
+                if name not in phases:
+                    out.append(Problem(f"{path}[{b}]", name, "unknown phase"))
+                elif name in ring_of:
+                    msg = f"phase already in rings[{ring_of[name]}]"
+                    out.append(Problem(f"{path}[{b}]", name, msg))
+                else:
+                    ring_of[name], side_of[name] = r, b
+    for i, ph in enumerate(ix.phases):
+        if ph.name in phases and ph.name not in ring_of:
+            msg = "phase is in no ring (with [[rings]] every phase is in exactly one)"
+            out.append(Problem(f"phases[{i}].name", ph.name, msg))
+    for b in range(n_sides or 0):
+        if b not in side_of.values():
+            out.append(Problem("rings", b, f"barrier group {b} holds no phase in any ring"))
+    # a signal group belongs to one ring: each ring drives its own heads
+    owner: dict[str, str] = {}
+    for i, ph in enumerate(ix.phases):
+        if ph.name not in ring_of or not _is_names(ph.groups):
+            continue
+        for g in ph.groups:
+            other = owner.setdefault(g, ph.name)
+            if ring_of[other] != ring_of[ph.name]:
+                msg = (
+                    f"group {g!r} is also in phase {other!r} of rings[{ring_of[other]}]; "
+                    "a signal group belongs to one ring"
+                )
+                out.append(Problem(f"phases[{i}].groups", ph.groups, msg))
+    # phases of one barrier group in different rings run at the same time: no conflicts
+    for a, b in itertools.combinations(list(ring_of), 2):
+        ga, gb = phases[a].groups, phases[b].groups
+        if ring_of[a] == ring_of[b] or side_of[a] != side_of[b]:
+            continue
+        if not (_is_names(ga) and _is_names(gb)):
+            continue
+        for x, y in itertools.product(ga, gb):
+            if ix.conflicting(x, y):
+                msg = (
+                    f"conflicts with phase {a!r} of rings[{ring_of[a]}] in barrier group "
+                    f"{side_of[a]} (groups {x!r} and {y!r}): phases on one side of a barrier "
+                    "run at the same time"
+                )
+                out.append(Problem(f"rings[{ring_of[b]}].sequence[{side_of[b]}]", b, msg))
+                break
 
 
 def _detectors(out, detectors, names):

@@ -12,6 +12,8 @@ Rules, in SUMO's own terms (docs/config.md, "Importing from SUMO"):
   link leaving green shows 'y', no other link does), then optional all-red phases: their sums are
   the yellow and all-red times. Anything else is an error naming the traffic light.
 - Yellow is raised to 3.0 s and all-red to 1.0 s when SUMO's are shorter (a warning says so).
+- A SUMO program is one cycle of phases, not rings and barriers: an imported config has no
+  rings and runs its phases in free order, program order first.
 
 sumolib is imported only when a network is read, so the rest of the edge runs without it.
 """
@@ -137,6 +139,7 @@ def import_tls(tls) -> Imported:
         groups=tuple(groups),
         conflicts=_conflicts(links, columns, members),
         phases=tuple(phases),
+        rings=(),  # free phase order, as SUMO cycles its program
         detectors=tuple(dets),
         startup_all_red_s=max(3.0, max(ph.all_red_s for ph in phases)),
     )

@@ -1,7 +1,9 @@
 import argparse
+import io
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,13 @@ def run(capsys, *argv):
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def pipe(capsys, monkeypatch, text, *argv):
+    """Run `greenwave argv` with `text` (str or bytes) on its standard input."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    return run(capsys, *argv)
 
 
 def test_version(capsys):
@@ -79,6 +88,36 @@ def test_config_validate_syntax_error(capsys, tmp_path):
 def test_config_validate_missing_file(capsys, tmp_path):
     code, out, err = run(capsys, "config", "validate", str(tmp_path / "nope.toml"))
     assert code == 1 and "nope.toml: cannot read" in err and "Traceback" not in err
+
+
+def test_config_example_nema8_piped_into_validate(capsys, monkeypatch):
+    code, example, err = run(capsys, "config", "example", "nema8")
+    assert code == 0 and "[[rings]]" in example
+    code, out, err = pipe(capsys, monkeypatch, example, "config", "validate", "-")
+    assert (code, out, err) == (0, "ok: nema8, 8 groups, 8 phases, 2 rings\n", "")
+
+
+def test_config_validate_stdin_problems(capsys, monkeypatch):
+    text = factories.example_toml("nema8").replace('["p7", "p8"]', '["p8", "p8"]')
+    code, out, err = pipe(capsys, monkeypatch, text, "config", "validate", "-")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        "<stdin>: rings[1].sequence[1] = 'p8': phase already in rings[1]",
+        "<stdin>: phases[6].name = 'p7': phase is in no ring (with [[rings]] every phase is in "
+        "exactly one)",
+    ]
+    code, out, err = pipe(capsys, monkeypatch, b"\xff\xfe", "config", "validate", "-")
+    assert code == 1 and err.startswith("<stdin>: not UTF-8 text") and "Traceback" not in err
+
+
+def test_config_import_sumo_stays_in_free_phase_order(capsys, monkeypatch):
+    pytest.importorskip("sumolib")
+    net = Path(__file__).resolve().parents[2] / "scenarios" / "sumo-rl" / "single-intersection"
+    code, text, err = run(capsys, "config", "import-sumo", str(net / "single-intersection.net.xml"))
+    assert code == 0 and "[[rings]]" not in text
+    assert config.loads(text).rings == () and "rings" not in config.loads(text).to_compact()
+    code, out, err = pipe(capsys, monkeypatch, text, "config", "validate", "-")
+    assert code == 0 and out.startswith("ok: ") and out.endswith(" phases\n")
 
 
 @pytest.mark.parametrize("name", factories.EXAMPLES)

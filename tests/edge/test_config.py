@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from edge import config
 from edge.factories import corridor, cross, nema8, tee
 from edge.model import MISSING, BrokerSettings, ConfigError, LinkSettings
-from edge.rings import RingedIntersection, with_rings
 
 MINIMAL = """
 [intersection]
@@ -266,8 +265,13 @@ def _nema_text(rings):
 
 def test_rings_are_read_written_and_sent_to_the_controller():
     ix = config.loads(_nema_text(RINGS))
-    assert isinstance(ix, RingedIntersection) and ix == nema8()
+    assert ix == nema8() and ix.rings == (
+        (("p1", "p2"), ("p3", "p4")),
+        (("p5", "p6"), ("p7", "p8")),
+    )
     assert ix.to_compact()["rings"] == [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+    free = config.dumps(cross())
+    assert "[[rings]]" not in free and config.loads(free).rings == ()
     assert "rings" not in cross().to_compact()
     text = config.dumps(ix, comments=True)
     assert "[[rings]]\n# sequence: the ring's barrier groups in order" in text
@@ -310,7 +314,20 @@ def test_ring_rules_group_in_one_ring_and_every_side_used():
     assert got["rings[2].sequence"] == "holds no phase"
 
 
-def test_with_rings_keeps_the_intersection():
-    ix = with_rings(cross(), ((("ns_left", "ns_thru"), ("ew_left", "ew_thru")),))
+def test_rings_on_any_intersection_round_trip():
+    ix = dataclasses.replace(cross(), rings=[[["ns_left", "ns_thru"], ["ew_left", "ew_thru"]]])
     assert ix.phases == cross().phases and ix.to_compact()["rings"] == [[[0, 1], [2, 3]]]
     assert config.loads(config.dumps(ix)) == ix
+    assert config.loads(config.dumps(ix, comments=True)) == ix
+
+
+def test_ring_and_other_problems_are_reported_together():
+    text = _nema_text(RINGS.replace('"p7", "p8"', '"p7", "p9"')).replace(
+        "yellow_s = 4.0", "yellow_s = 2.0", 1
+    )
+    got = {(p.field, p.value) for p in problems_of(text).problems}
+    assert got == {
+        ("phases[1].yellow_s", 2.0),
+        ("rings[1].sequence[1]", "p9"),
+        ("phases[7].name", "p8"),
+    }

@@ -348,3 +348,65 @@ def test_detector_diagnostic_problems():
         ("detectors[1].max_presence_s", math.inf),
         ("detectors[1].erratic_per_min", True),
     }
+
+
+# -- rings and barriers --------------------------------------------------------------------------
+
+
+def test_rings_default_to_free_order_and_are_compacted_only_when_present():
+    free = four_way()
+    ringed = four_way(rings=[[["ns"], ["ew"]]])  # lists from TOML or callers become tuples
+    assert free.rings == () and "rings" not in free.to_compact()
+    assert ringed.rings == ((("ns",), ("ew",)),) and ringed == four_way(rings=ringed.rings)
+    assert hash(ringed) == hash(four_way(rings=ringed.rings))
+    assert validate(ringed) == []
+    assert ringed.to_compact() == {**free.to_compact(), "rings": [[[0], [1]]]}
+    # the record header holds what the safety rules need; rings change none of them
+    assert ringed.record_header() == free.record_header()
+
+
+NS, EW = ("ns",), ("ew",)
+
+
+@pytest.mark.parametrize(
+    "rings, field, value, message",
+    [
+        ("ns | ew", "rings", "ns | ew", "must be 1..4 [[rings]] tables"),
+        (((NS, EW),) * 5, "rings", ((NS, EW),) * 5, "must be 1..4 [[rings]] tables"),
+        ((NS, EW), "rings[0].sequence", NS, "must be a list of barrier groups, each a list"),
+        (((NS, ("ew", "xx")),), "rings[0].sequence[1]", "xx", "unknown phase"),
+        (((NS, ("ew", "ns")),), "rings[0].sequence[1]", "ns", "phase already in rings[0]"),
+        (((NS,),), "phases[1].name", "ew", "phase is in no ring"),
+        (((NS, EW), ((), ())), "rings[1].sequence", ((), ()), "holds no phase"),
+        (((NS, EW), ((),)), "rings[1].sequence", ((),), "has 1 barrier groups, rings[0] has 2"),
+        (((NS, (), EW),), "rings", 1, "barrier group 1 holds no phase in any ring"),
+        (((NS,), (EW,)), "rings[1].sequence[0]", "ew", "conflicts with phase 'ns' of rings[0]"),
+    ],
+)
+def test_ring_problems_name_the_field_and_value(rings, field, value, message):
+    problems = validate(four_way(rings=rings))
+    assert [p for p in problems if (p.field, p.value) == (field, value)], problems
+    assert any(p.message.startswith(message) for p in problems if p.field == field)
+
+
+def test_a_signal_group_belongs_to_one_ring():
+    ix = with_phase(four_way(conflicts=[]), 1, groups=("e", "w", "n"))
+    ix = dataclasses.replace(ix, rings=((NS,), (EW,)))
+    (p,) = validate(ix)
+    assert (p.field, p.value) == ("phases[1].groups", ("e", "w", "n"))
+    assert (
+        p.message
+        == "group 'n' is also in phase 'ns' of rings[0]; a signal group belongs to one ring"
+    )
+
+
+def test_ring_problems_come_with_every_other_problem():
+    ix = with_phase(four_way(rings=((("ns", "xx"),),)), 0, yellow_s=2.5)
+    with pytest.raises(ConfigError) as err:
+        ix.to_compact()
+    assert fields(err.value.problems) == {
+        ("phases[0].yellow_s", 2.5),
+        ("rings[0].sequence[0]", "xx"),
+        ("phases[1].name", "ew"),
+    }
+    assert "rings[0].sequence[0] = 'xx': unknown phase" in str(err.value)
