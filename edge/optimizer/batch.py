@@ -6,6 +6,7 @@ from itertools import chain
 import numpy as np
 
 from edge.optimizer import api
+from edge.optimizer.api import Decision, Schedule
 from edge.optimizer.clusters import ClusterTable, cluster_table
 from edge.optimizer.timing import PhaseTiming
 
@@ -28,7 +29,8 @@ def _tables(problems):
         triples = list(chain.from_iterable(phases))
         if triples and set(map(len, triples)) != {3}:
             raise ValueError
-        rows = np.array(list(chain.from_iterable(triples)), dtype=np.float64).reshape(-1, 3)
+        rows = np.fromiter(chain.from_iterable(triples), np.float64, 3 * len(triples))
+        rows = rows.reshape(-1, 3)
         fast = bool(np.isfinite(rows).all() and (rows >= 0).all())
     except (TypeError, ValueError):
         fast = False
@@ -163,26 +165,77 @@ def schedule_batch(
     finally:
         set_parallel_chunksize(chunksize)
         set_num_threads(before)
+    if (n_greens < 0).any():  # cannot happen for prepared input; a kernel bug if it does
+        raise RuntimeError("the schedule optimiser found no plan serving every cluster")
+    return _results(
+        n_int,
+        ph_ptr,
+        fit_off,
+        fit_ptr,
+        fit,
+        dp_end,
+        cl_t,
+        g_ph,
+        g_t,
+        g_k,
+        info,
+        n_greens,
+        curs,
+        step,
+    )
+
+
+def _results(
+    n_int, ph_ptr, fit_off, fit_ptr, fit, dp_end, cl_t, g_ph, g_t, g_k, info, n_g, curs, step
+):
+    """One Schedule per intersection, as `api._result` builds it (the same values and types),
+    over the batch's arrays: the decisions come from one kernel call, and every object is
+    built without the frozen dataclasses' per-field `__init__`."""
+    g_off = fit_off[:-1] + np.arange(n_int)
+    dec_i = np.empty((n_int, 3), np.int64)
+    dec_t = np.empty(n_int)
+    cur = np.array(curs, np.int64)
+    api._k()._decisions(g_ph, g_t, g_off, n_g, cur, info[:, 1], step, dec_i, dec_t)
+    switch = dec_i[:, 1].astype(bool).tolist()
+    g_end = g_off + n_g
+    new, schedule_cls, decision_cls, table_cls = object.__new__, Schedule, Decision, ClusterTable
+    g_start_s, g_end_s, c_start_s, c_end_s = g_t[:, 0], g_t[:, 1], cl_t[:, 0], cl_t[:, 1]
     out = []
-    p0s, f0s = (ph_ptr + np.arange(n_int + 1)).tolist(), fit_off.tolist()
-    for m, (inf, n_g) in enumerate(zip(info.tolist(), n_greens.tolist(), strict=True)):
+    append = out.append
+    p0s = (ph_ptr + np.arange(n_int + 1)).tolist()
+    f0s = fit_off.tolist()
+    for m, (ph, nxt), sw, at, g0, g1, inf in zip(
+        range(n_int),
+        dec_i[:, ::2].tolist(),
+        switch,
+        dec_t.tolist(),
+        g_off.tolist(),
+        g_end.tolist(),
+        info.tolist(),
+        strict=True,
+    ):
         p0, p1, f0 = p0s[m], p0s[m + 1], f0s[m]
-        out.append(
-            api._result(
-                int(inf[4]),
-                fit_ptr[p0:p1],
-                fit,
-                dp_end[p0 : p1 - 1],
-                f0,
-                n_g,
-                g_ph,
-                g_t,
-                g_k,
-                f0 + m,
-                cl_t,
-                inf,
-                curs[m],
-                step,
-            )
+        f1 = f0 + int(inf[4])  # the rows `_prepare` wrote
+        decision = new(decision_cls)
+        decision.__dict__.update(phase=ph, switch=sw, next_phase=nxt, switch_in_s=at)
+        table = new(table_cls)
+        table.__dict__.update(ptr=fit_ptr[p0:p1], rows=fit[f0:f1])
+        result = new(schedule_cls)
+        result.__dict__.update(  # every field of Schedule, as `api._result` gives it
+            decision=decision,
+            delay_veh_s=inf[0],
+            green_phase=g_ph[g0:g1],
+            green_start_s=g_start_s[g0:g1],
+            green_end_s=g_end_s[g0:g1],
+            green_clusters=g_k[g0:g1],
+            clusters=table,
+            cluster_start_s=c_start_s[f0:f1],
+            cluster_end_s=c_end_s[f0:f1],
+            states=int(inf[3]),
+            pruned=int(inf[2]),
+            tail_veh=inf[5],
+            tail_from=dp_end[p0 : p1 - 1],
+            rollout=inf[6] != 0.0,
         )
+        append(result)
     return out

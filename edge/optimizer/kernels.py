@@ -88,9 +88,11 @@ def _webster(flows, saturation, phase_ptr, phase_idx, tim, cycle_min, cycle_max,
 @njit(**_INLINE)
 def _cluster_delay(arr, dur, n, h, b):
     """Area between uniform arrivals over [arr, arr+dur] and discharge at 1/h from b >= arr."""
-    if b + n * h >= arr + dur:
-        return max(n * (b - arr) - 0.5 * n * dur + 0.5 * n * n * h, 0.0)
-    return n * (b - arr) * (b - arr) / (2.0 * (dur - n * h))
+    # Both cases, then the one that holds (no branch: which one is hard to predict; the
+    # second's division by 0 when dur == n h gives inf or nan, and then the first holds).
+    t1 = max(n * (b - arr) - 0.5 * n * dur + 0.5 * n * n * h, 0.0)
+    t2 = n * (b - arr) * (b - arr) / (2.0 * (dur - n * h))
+    return t1 if b + n * h >= arr + dur else t2
 
 
 @njit(**_INLINE)
@@ -146,7 +148,9 @@ def _capacity(n_x, cap):
 
 
 @njit(**_OPTS)
-def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, write, base, bound):
+def _finish(
+    cl_ptr, cl, tim, served, nxa, last, ready, limit, g_ph, g_t, g_k, g0, write, base, bound
+):
     """Serve every cluster left after `served` (per phase; updated) greedily: next the phase
     whose next cluster arrives first (not `last` while another phase has clusters left; the
     lowest index on a tie), its green serving as many of its next clusters as fit in max green
@@ -154,22 +158,26 @@ def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, wri
     must start by `limit`. Returns (delay, greens); delay is inf if there is no such plan, or
     as soon as base + delay reaches `bound` (delays only add up: the plan cannot beat it).
     With `write`, greens go to g_ph/g_t/g_k from index g0 (end: when served or min green).
+    nxa (per phase): scratch for the arrival of each phase's next cluster (inf: none left).
     """
     n_ph = tim.shape[0]
     delay = 0.0
     n_g = 0
+    for i in range(n_ph):  # arrivals are finite: inf marks a phase with nothing left
+        nxa[i] = cl[cl_ptr[i] + served[i], ARR] if served[i] < cl_ptr[i + 1] - cl_ptr[i] else np.inf
     while True:
-        left = 0
-        for i in range(n_ph):
-            if served[i] < cl_ptr[i + 1] - cl_ptr[i]:
-                left += 1
+        # The first-arriving phase other than `last` (lowest index on a tie); `last` itself
+        # only if no other phase has clusters left.
         p = -1
+        p_arr = np.inf
         for i in range(n_ph):
-            if served[i] < cl_ptr[i + 1] - cl_ptr[i] and not (i == last and left > 1):
-                if p < 0 or cl[cl_ptr[i] + served[i], ARR] < cl[cl_ptr[p] + served[p], ARR]:
-                    p = i
+            a = nxa[i]
+            if a < p_arr and i != last:
+                p, p_arr = i, a
         if p < 0:
-            return delay, n_g
+            if last < 0 or nxa[last] == np.inf:
+                return delay, n_g
+            p = last
         h, slt, maxg = tim[p, HEADWAY], tim[p, STARTUP], tim[p, MAX_G]
         first = cl_ptr[p] + served[p]
         a, du, nv = cl[first, ARR], cl[first, DUR], cl[first, CNT]
@@ -190,7 +198,13 @@ def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, wri
             gs = alpha - maxg
         if gs > limit:
             return np.inf, n_g
-        d, fin = _serve(cl, first, k, h, slt, gs, g_t[:, 0], g_t[:, 0], False)
+        d = 0.0  # `_serve`, written out: no array views made per green
+        fin = gs + slt
+        for j in range(first, first + k):
+            b = max(cl[j, ARR], fin)
+            fj = max(cl[j, ARR] + cl[j, DUR], b + cl[j, CNT] * h)
+            d += _cluster_delay(cl[j, ARR], cl[j, DUR], cl[j, CNT], h, b)
+            fin = fj
         delay += d
         if base + delay >= bound:
             return np.inf, n_g
@@ -199,6 +213,7 @@ def _finish(cl_ptr, cl, tim, served, last, ready, limit, g_ph, g_t, g_k, g0, wri
             g_ph[g0 + n_g], g_t[g0 + n_g, 0], g_t[g0 + n_g, 1], g_k[g0 + n_g] = p, gs, end, k
         n_g += 1
         served[p] += k
+        nxa[p] = cl[first + k, ARR] if first + k < cl_ptr[p + 1] else np.inf
         last = p
         ready = end + tim[p, YELLOW] + tim[p, ALL_RED]
         limit = np.inf
@@ -226,7 +241,8 @@ def _schedule(
         stride[i] = n_x
         n_x *= dp_end[i] - cl_ptr[i] + 1
     cnt[:n_x] = 0
-    fsv = np.empty(n_ph, np.int64)  # scratch: clusters served per phase, for `_finish`
+    fsv = np.empty(n_ph, np.int64)  # scratch for `_finish`: clusters served per phase,
+    fnx = np.empty(n_ph)  # and each phase's next arrival
     # Per row, the parts of its delay that do not depend on when it is served, computed as
     # `_cluster_delay` computes them (same operations, same order: the same bits): arrival,
     # arrival + duration, vehicles x headway, vehicles, n d / 2, n^2 h / 2, 2 (d - n h).
@@ -238,6 +254,27 @@ def _schedule(
             nh = nv * h
             pre[j, 0], pre[j, 1], pre[j, 2], pre[j, 3] = a, a + du, nh, nv
             pre[j, 4], pre[j, 5], pre[j, 6] = 0.5 * nv * du, 0.5 * nv * nv * h, 2.0 * (du - nh)
+    # Per row s, as a green's first cluster: kmax[s], how many clusters one green can serve
+    # from s (their service alone within max green), and alp[s, k - 1], when the block of k
+    # could be through at the earliest; worked out once here, as the expansion did for each
+    # entry (same operations, same order: the same bits).
+    km = 1
+    for i in range(n_ph):
+        km = max(km, dp_end[i] - cl_ptr[i])
+    kmax = np.zeros(cl_ptr[n_ph] + 1, np.int64)
+    alp = np.empty((cl_ptr[n_ph] + 1, km))
+    for i in range(n_ph):
+        slt, maxg = tim[i, STARTUP], tim[i, MAX_G]
+        for s in range(cl_ptr[i], dp_end[i]):
+            alpha = -np.inf
+            beta = slt
+            for j in range(s, dp_end[i]):
+                alpha = max(pre[j, 1], max(pre[j, 0], alpha) + pre[j, 2])
+                beta += pre[j, 2]
+                if beta > maxg:
+                    break
+                alp[s, j - s] = alpha
+                kmax[s] = j - s + 1
     digits = np.zeros(n_ph, np.int64)
     # The running green: entry k serves the first k clusters of `current` before it ends.
     n_c = dp_end[current] - cl_ptr[current] if current >= 0 else 0
@@ -284,10 +321,18 @@ def _schedule(
         n_src = n_init if src < 0 else cnt[src]
         if src == 0:
             digits[:] = 0
+        left = 0  # phases with clusters waiting (per state; the running green's vary)
+        for i in range(n_ph):
+            if digits[i] < cl_ptr[i + 1] - cl_ptr[i]:
+                left += 1
         for e_src in range(n_src):
             if src < 0:
                 if current >= 0:
                     digits[current] = e_src
+                    left = 0
+                    for i in range(n_ph):
+                        if digits[i] < cl_ptr[i + 1] - cl_ptr[i]:
+                            left += 1
                 x = e_src * stride[current] if current >= 0 else 0
                 d, ready, limit, parent = (
                     init[e_src, 0],
@@ -302,34 +347,27 @@ def _schedule(
                 d, ready, limit = wf[parent, 0], wf[parent, 1], np.inf
                 last = wi[parent, 1]
             moves = 0  # DP greens this entry can take
-            left = 0  # phases with clusters waiting
-            for i in range(n_ph):
-                if digits[i] < cl_ptr[i + 1] - cl_ptr[i]:
-                    left += 1
             for i in range(n_ph):  # every next green: phase i serving its next k clusters
                 first = cl_ptr[i] + digits[i]
                 rem = dp_end[i] - first
                 if rem == 0 or (i == last and left > 1):
                     continue  # a phase follows itself only when nothing else waits
-                h, slt, maxg = tim[i, HEADWAY], tim[i, STARTUP], tim[i, MAX_G]
-                alpha = -np.inf
-                beta = slt
+                slt, maxg, ming = tim[i, STARTUP], tim[i, MAX_G], tim[i, MIN_G]
+                yellow, all_red, step_i = tim[i, YELLOW], tim[i, ALL_RED], stride[i]
                 prev = ready + slt  # the service chain if the green starts at `ready`
                 dsum = 0.0
-                for k in range(1, rem + 1):
+                for k in range(1, kmax[first] + 1):
                     j = first + k - 1
                     a, ad, nh, nv = pre[j, 0], pre[j, 1], pre[j, 2], pre[j, 3]
-                    alpha = max(ad, max(a, alpha) + nh)
-                    beta += nh
+                    alpha = alp[first, k - 1]
                     b = max(a, prev)
                     fin = max(ad, b + nh)
-                    if b + nh >= ad:  # `_cluster_delay`, with the parts above
-                        dsum += max(nv * (b - a) - pre[j, 4] + pre[j, 5], 0.0)
-                    else:
-                        dsum += nv * (b - a) * (b - a) / pre[j, 6]
+                    # `_cluster_delay` with the parts above: both cases, then the one that
+                    # holds (no branch: which one holds is hard to predict).
+                    t1 = max(nv * (b - a) - pre[j, 4] + pre[j, 5], 0.0)
+                    t2 = nv * (b - a) * (b - a) / pre[j, 6]
+                    dsum += t1 if b + nh >= ad else t2
                     prev = fin
-                    if beta > maxg:
-                        break
                     if ready + maxg >= alpha:
                         gs, dblk, fblk = ready, dsum, prev
                     else:
@@ -339,54 +377,106 @@ def _schedule(
                             break
                         dblk = 0.0
                         fblk = gs + slt
-                        for jj in range(first, first + k):
-                            bb = max(cl[jj, ARR], fblk)
-                            dblk += _cluster_delay(cl[jj, ARR], cl[jj, DUR], cl[jj, CNT], h, bb)
-                            fblk = max(cl[jj, ARR] + cl[jj, DUR], bb + cl[jj, CNT] * h)
+                        for jj in range(first, first + k):  # `_cluster_delay` as above
+                            aa, nn = pre[jj, 0], pre[jj, 2]
+                            bb = max(aa, fblk)
+                            if bb + nn >= pre[jj, 1]:
+                                dblk += max(pre[jj, 3] * (bb - aa) - pre[jj, 4] + pre[jj, 5], 0.0)
+                            else:
+                                dblk += pre[jj, 3] * (bb - aa) * (bb - aa) / pre[jj, 6]
+                            fblk = max(pre[jj, 1], bb + nn)
                     if gs > limit:
                         break
                     moves += 1
-                    end = max(fblk, gs + tim[i, MIN_G])
-                    nxt = end + tim[i, YELLOW] + tim[i, ALL_RED]
+                    end = max(fblk, gs + ming)
+                    nxt = end + yellow + all_red
                     # Pareto-insert (d + dblk, nxt) into the target state.
-                    tx = x + k * stride[i]
+                    tx = x + k * step_i
                     nd = d + dblk
                     base = tx * cap
                     m = cnt[tx]
-                    dominated = False
-                    beats = False  # the new entry beats one ending on phase i
-                    other = -1  # beaten by an entry ending on phase i, or two on others
-                    worst, worst_d = base, -np.inf  # the first of the highest delays
-                    # Without branches (bitwise & and |): the outcomes are unpredictable.
-                    for e in range(base, base + m):
-                        ed, er, ep = wf[e, 0], wf[e, 1], wi[e, 1]
-                        le = (ed <= nd) & (er <= nxt)
-                        same = ep == i
-                        dominated |= le & (same | ((other >= 0) & (other != ep)))
-                        other = ep if le & (not same) & (other < 0) else other
-                        beats |= (nd <= ed) & (nxt <= er) & same
-                        worst = e if ed > worst_d else worst
-                        worst_d = max(worst_d, ed)
-                    if dominated:
-                        continue
-                    w = base + m
-                    if beats:  # drop the entries it beats
-                        w = base
+                    w = base
+                    if m == 0:  # the state's first entry
+                        cnt[tx] = 1
+                    elif m <= 2 and cap <= 2:  # the big DPs' case, written out (same result)
+                        ed0, er0, same0 = wf[base, 0], wf[base, 1], wi[base, 1] == i
+                        le0 = (ed0 <= nd) & (er0 <= nxt)
+                        beats0 = same0 & (nd <= ed0) & (nxt <= er0)
+                        if m == 1:
+                            if le0 & same0:
+                                continue
+                            if not beats0:
+                                w = base + 1
+                                if cap < 2:  # full: keep the lower delay
+                                    pruned += 1
+                                    if not nd < ed0:
+                                        continue
+                                    w = base
+                                else:
+                                    cnt[tx] = 2
+                        else:
+                            e1 = base + 1
+                            ed1, er1, ep1 = wf[e1, 0], wf[e1, 1], wi[e1, 1]
+                            same1 = ep1 == i
+                            le1 = (ed1 <= nd) & (er1 <= nxt)
+                            other0 = le0 & (not same0) & (wi[base, 1] != ep1)
+                            if (le0 & same0) | (le1 & (same1 | other0)):
+                                continue
+                            beats1 = same1 & (nd <= ed1) & (nxt <= er1)
+                            if beats0:
+                                if beats1:
+                                    cnt[tx] = 1
+                                else:  # keep entry 1, as entry 0
+                                    wf[base, 0], wf[base, 1] = ed1, er1
+                                    wg[base, 0], wg[base, 1] = wg[e1, 0], wg[e1, 1]
+                                    wi[base, 0], wi[base, 1], wi[base, 2] = (
+                                        wi[e1, 0],
+                                        wi[e1, 1],
+                                        wi[e1, 2],
+                                    )
+                                    w = e1
+                            elif beats1:
+                                w = e1
+                            else:  # full: replace the first of the higher delays if above
+                                pruned += 1
+                                w = e1 if ed1 > ed0 else base
+                                if not nd < wf[w, 0]:
+                                    continue
+                    else:
+                        dominated = False
+                        beats = False  # the new entry beats one ending on phase i
+                        other = -1  # beaten by an entry ending on phase i, or two on others
+                        worst, worst_d = base, -np.inf  # the first of the highest delays
+                        # Without branches (bitwise & and |): the outcomes are unpredictable.
                         for e in range(base, base + m):
-                            if not (wi[e, 1] == i and nd <= wf[e, 0] and nxt <= wf[e, 1]):
-                                if w != e:
-                                    wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
-                                    wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
-                                    wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
-                                w += 1
-                    if w - base < cap:
-                        cnt[tx] = w - base + 1
-                    else:  # full (nothing dropped: `worst` holds): keep the lower delays
-                        cnt[tx] = cap
-                        pruned += 1
-                        if not nd < wf[worst, 0]:
+                            ed, er, ep = wf[e, 0], wf[e, 1], wi[e, 1]
+                            le = (ed <= nd) & (er <= nxt)
+                            same = ep == i
+                            dominated |= le & (same | ((other >= 0) & (other != ep)))
+                            other = ep if le & (not same) & (other < 0) else other
+                            beats |= (nd <= ed) & (nxt <= er) & same
+                            worst = e if ed > worst_d else worst
+                            worst_d = max(worst_d, ed)
+                        if dominated:
                             continue
-                        w = worst
+                        w = base + m
+                        if beats:  # drop the entries it beats
+                            w = base
+                            for e in range(base, base + m):
+                                if not (wi[e, 1] == i and nd <= wf[e, 0] and nxt <= wf[e, 1]):
+                                    if w != e:
+                                        wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
+                                        wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
+                                        wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
+                                    w += 1
+                        if w - base < cap:
+                            cnt[tx] = w - base + 1
+                        else:  # full (nothing dropped: `worst` holds): keep the lower delays
+                            cnt[tx] = cap
+                            pruned += 1
+                            if not nd < wf[worst, 0]:
+                                continue
+                            w = worst
                     wf[w, 0], wf[w, 1], wg[w, 0], wg[w, 1] = nd, nxt, gs, end
                     wi[w, 0], wi[w, 1], wi[w, 2] = parent, i, k
             # Complete the plan greedily from every entry that can take no further DP green
@@ -394,7 +484,8 @@ def _schedule(
             # green's entries and those one or two greens after them: the greedy rest may beat
             # serving every DP cluster before the tail. A rollout wins only if strictly better.
             if moves == 0 or src < 0 or wi[parent, 0] < 0 or wi[wi[parent, 0], 0] < 0:
-                fsv[:] = digits
+                for q in range(n_ph):
+                    fsv[q] = digits[q]
                 # Only a plan below the best of its kind so far can count; a rollout wins only
                 # if below every complete plan, a complete plan only if not above the best
                 # rollout: stop at that bound (exact: delays only add up).
@@ -404,7 +495,21 @@ def _schedule(
                 else:
                     bound = min(done_d, np.nextafter(roll_d, np.inf))
                 fd, _ = _finish(
-                    cl_ptr, cl, tim, fsv, last, ready, limit, g_ph, g_t, g_k, 0, False, d, bound
+                    cl_ptr,
+                    cl,
+                    tim,
+                    fsv,
+                    fnx,
+                    last,
+                    ready,
+                    limit,
+                    g_ph,
+                    g_t,
+                    g_k,
+                    0,
+                    False,
+                    d,
+                    bound,
                 )
                 if moves == 0:
                     if not found or d + fd < best_d:
@@ -498,8 +603,9 @@ def _unwind(
         ref = wi[ref, 0]
     if current >= 0:
         g_ph[0], g_t[0, 0], g_t[0, 1], g_k[0] = current, -elapsed, init[k0, 1], k0
+    fnx = np.empty(tim.shape[0])
     _, n_tail = _finish(
-        cl_ptr, cl, tim, fsv, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True, 0.0, np.inf
+        cl_ptr, cl, tim, fsv, fnx, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True, 0.0, np.inf
     )
     n_g += n_tail
     served = np.zeros(tim.shape[0], np.int64)
@@ -649,7 +755,8 @@ def _prepare(cl_ptr, cl, tim, horizon, max_work, out_ptr, out, dp_end, tail):
         )
         out[j, CNT] += out[j + 1, CNT]
         n = _remove_row(out_ptr, out, n, j + 1)
-        need[j + 1 : n] = need[j + 2 : n + 1].copy()
+        for r in range(j + 1, n):  # (no temporary copy)
+            need[r] = need[r + 1]
         i = 0
         while out_ptr[i + 1] <= j:
             i += 1
@@ -803,3 +910,25 @@ def _plan_batch(
                 cl_t[f0:f1],
                 info[m],
             )
+
+
+@njit(**_OPTS)
+def _decisions(g_ph, g_t, g_off, n_greens, current, switch_at, step, dec_i, dec_t):
+    """`api._decision` for every intersection of a batch (greens g_off[m]:g_off[m] + n_greens[m]
+    of g_ph/g_t): dec_i[m] = (phase, switch, next phase), dec_t[m] = switch_in_s."""
+    for m in range(n_greens.size):
+        g0, n_g, cur, at = g_off[m], n_greens[m], current[m], switch_at[m]
+        if cur < 0:
+            nxt = g_ph[g0] if n_g > 0 else -1
+        else:
+            g = g0 + 1
+            end = g0 + n_g
+            while g < end and g_ph[g] == cur:
+                at = g_t[g, 1]
+                g += 1
+            nxt = g_ph[g] if g < end else -1
+        switch = nxt >= 0 and (at <= 0.0 or at < step)
+        if cur >= 0 and nxt < 0:
+            at = np.inf
+        dec_i[m, 0], dec_i[m, 1], dec_i[m, 2] = nxt if switch else cur, switch, nxt
+        dec_t[m] = at

@@ -1,11 +1,13 @@
 """The city batch gives the same plans as one call per intersection."""
 
 import random
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from edge.optimizer import cluster_table, kernels, phase_timing, schedule, schedule_batch
+from edge.optimizer.api import Decision, Schedule
 from edge.optimizer.clusters import pack_rows
 
 
@@ -35,6 +37,27 @@ def test_batch_equals_single_calls():
         assert got.greens == want.greens and got.delay_veh_s == want.delay_veh_s
         assert np.array_equal(got.clusters.rows, want.clusters.rows)
         assert np.array_equal(got.cluster_start_s, want.cluster_start_s)
+
+
+def test_batch_results_have_every_field_and_type_of_single_calls():
+    # The batch builds its results (and decisions, in a kernel) its own way: field by field,
+    # value and type, they are what `schedule` returns; the budget makes greedy tails here.
+    problems = _problems(60, seed=7) + _problems(20, seed=8)
+    for max_work in (16, 8192):
+        for got, problem in zip(schedule_batch(problems, max_work=max_work), problems, strict=True):
+            want = schedule(*problem, max_work=max_work)
+            for f in fields(Schedule):
+                a, b = getattr(got, f.name), getattr(want, f.name)
+                assert type(a) is type(b), f.name
+                if isinstance(a, np.ndarray):
+                    assert a.dtype == b.dtype and np.array_equal(a, b), f.name
+                elif f.name == "clusters":
+                    assert np.array_equal(a.ptr, b.ptr) and np.array_equal(a.rows, b.rows)
+                else:
+                    assert a == b, f.name
+            for f in fields(Decision):
+                a, b = getattr(got.decision, f.name), getattr(want.decision, f.name)
+                assert type(a) is type(b) and a == b, f.name
 
 
 def test_batch_empty_and_single():
