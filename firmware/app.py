@@ -36,6 +36,7 @@ _DETECTORS = const(0)
 _CONTROL = const(1)
 _LINK = const(2)
 _SUPERVISOR = const(3)
+_EV_BOOT = const(1)  # protocol's EV_BOOT
 TASKS = b"detectors control link"  # the critical ones' names, by index
 _WATCHDOG_MS = const(4000)  # under the RP2040's 8.3 s limit
 _BEAT_LIMIT_MS = const(1000)  # a critical task silent this long is frozen
@@ -86,13 +87,23 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
     """Run the controller's tasks until the HAL asks to quit; raise what a task raised. `keys`
     and `boot` (the boot id) as Controller takes them."""
     # One module at a time, leaves first, collecting in between: loading a module needs room
-    # beyond what it keeps, and nested imports would need it for several at once.
-    for name in ("protocol", "link", "monitor", "sequencer", "detectors", "controller"):
+    # beyond what it keeps, and nested imports would need it for several at once. So the
+    # modules only some configs use are loaded here too, not where they are first needed:
+    # rings.py for a config with rings, diagnostics.py for detector diagnostics, and auth.py
+    # (signed commands) with keys, which then stays (loaded for each command it would need
+    # about 6 KB free at once, which a 64 KiB heap does not have).
+    names = ["protocol", "link", "monitor", "sequencer", "detectors", "controller"]
+    if cfg.rings is not None:
+        names.insert(4, "rings")
+    if cfg.det_diag:
+        names.insert(0, "diagnostics")
+    if keys is not None:
+        names.append("auth")
+    for name in names:
         gc.collect()
         __import__("firmware." + name)
-    from . import protocol as P
+    del names
     from .controller import Controller
-    from .supervisor import stalled as _stalled
 
     # Collect the import's garbage first, so the controller's long-lived buffers fill its holes
     # instead of splitting the free space the ticks need; then its own start-up garbage.
@@ -100,7 +111,7 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
     now = hal.now_ms()
     ctl = Controller(cfg, now, keys, boot)
     if boot_detail:
-        ctl.event(now, P.EV_BOOT, boot_detail)
+        ctl.event(now, _EV_BOOT, boot_detail)
     hal.write_heads(now, ctl.signals)
     beats = [now, now, now]  # per critical task (TASKS), the time of its last turn
     sh = [0, None]
@@ -120,7 +131,7 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
         if sh[1] is not None:
             raise sh[1]
         now = hal.now_ms()
-        stalled = _stalled(beats, now, _BEAT_LIMIT_MS) if not tripped else -1
+        stalled = ticks.stalled(beats, now, _BEAT_LIMIT_MS) if not tripped else -1
         if stalled < 0 and not tripped:
             hal.feed_watchdog()
         elif not tripped:

@@ -6,7 +6,7 @@ it keeps (replay ring and floor, Unix time heard, link counter) lives in the Con
 
 Operator (SIGNED COMMAND): HMAC-SHA256(K, canonical bytes), the canonical bytes rebuilt from the
 controller's own site and intersection ids and the command's name (docs/architecture.md, "Signed
-commands on the controller"). Replays: a ring of the last RING accepted (nonce CRC, ts) and a
+commands on the controller"). Replays: a ring of the last _RING accepted (nonce CRC, ts) and a
 floor, the largest ts evicted from it; expiry against the largest Unix time heard.
 
 Gateway (COMMAND + link trailer): the first 16 bytes of HMAC-SHA256(link key, b"greenwave-link-1"
@@ -19,10 +19,16 @@ import hashlib
 import struct
 from binascii import crc32
 
-RING = 8
-EPOCH = 1700000000  # Unix seconds - EPOCH: a board's small int until 2057
-# operator command names by wire code (canonical bytes); CALL and OMIT are the gateway's only
-NAMES = (None, b"hold", b"switch", b"release", None, None, b"preempt")
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(__x):  # positional-only, like MicroPython's
+        return __x
+
+
+_RING = const(8)
+_EPOCH = 1700000000  # Unix seconds - _EPOCH: a board's small int until 2057 (not one itself)
 
 
 def mac(key, msg):
@@ -74,7 +80,9 @@ def check(ctl, p, signed):
     key = keys[1].get(kid)
     if key is None:
         return 0, 0, "unknown key"
-    name = NAMES[code] if code < 7 else None
+    # operator command names by wire code (canonical bytes); CALL and OMIT are the gateway's only
+    names = (None, b"hold", b"switch", b"release", None, None, b"preempt")
+    name = names[code] if code < 7 else None
     if name is None:
         return 0, 0, "not an operator command"
     sig = mac(key, b"\n".join((b"greenwave-cmd-1", keys[0], ctl.cfg.id.encode(), name,
@@ -85,28 +93,28 @@ def check(ctl, p, signed):
         d |= sig[i] ^ p[10 + i]
     if d:
         return 0, 0, "bad signature"
-    if not ts < exp <= ts + 300 or ts <= EPOCH:
+    if not ts < exp <= ts + 300 or ts <= _EPOCH:
         return 0, 0, "malformed command"
-    ts -= EPOCH
+    ts -= _EPOCH
     if ts > ctl.unix:
         ctl.unix = ts  # a verified signature vouches for its time
-    if ctl.unix >= exp - EPOCH:
+    if ctl.unix >= exp - _EPOCH:
         return 0, 0, "expired"
     if ts <= ctl.floor:
         return 0, 0, "replayed or stale"
     c = crc32(nonce) & 0x3FFFFFFF
-    ring = ctl.ring  # RING nonce CRCs, then their ts (0: empty); made on first use
+    ring = ctl.ring  # _RING nonce CRCs, then their ts (0: empty); made on first use
     if ring is None:
         from array import array
 
-        ring = ctl.ring = array("i", [0] * (2 * RING))
-    for i in range(RING):
-        if ring[RING + i] and ring[i] == c:
+        ring = ctl.ring = array("i", [0] * (2 * _RING))
+    for i in range(_RING):
+        if ring[_RING + i] and ring[i] == c:
             return 0, 0, "replayed"
     i = ctl.ring_next
-    if ring[RING + i] > ctl.floor:
-        ctl.floor = ring[RING + i]
+    if ring[_RING + i] > ctl.floor:
+        ctl.floor = ring[_RING + i]
     ring[i] = c
-    ring[RING + i] = ts
-    ctl.ring_next = (i + 1) % RING
+    ring[_RING + i] = ts
+    ctl.ring_next = (i + 1) % _RING
     return code, arg, None

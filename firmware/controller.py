@@ -20,6 +20,37 @@ except ImportError:  # CPython
         return __x
 
 
+# the protocol's codes (protocol_gateway.py) and the sequencer's states, as private consts:
+# folded into the bytecode, they take no heap (tests/firmware/test_controller.py checks them)
+_T_HEARTBEAT = const(1)
+_T_STATE = const(2)
+_T_DETECTORS = const(3)
+_T_EVENT = const(4)
+_T_COMMAND = const(5)
+_T_ACK = const(6)
+_T_SIGNED = const(7)
+_MODE_STARTUP = const(0)
+_MODE_REMOTE = const(1)
+_MODE_LOCAL = const(2)
+_MODE_FLASH = const(3)
+_CMD_CLEAR = const(3)
+_CMD_PREEMPT = const(6)
+_ACK_OK = const(0)
+_ACK_REFUSED = const(1)
+_ACK_MALFORMED = const(3)
+_EV_BOOT = const(1)
+_EV_MODE = const(2)
+_EV_FAULT = const(3)
+_EV_LINK_UP = const(4)
+_EV_LINK_DOWN = const(5)
+_EV_DETECTOR = const(6)
+_EV_REFUSED = const(7)
+_PHASE_NONE = const(255)
+_PAYLOAD = const(8)
+_STARTUP_FLASH = const(0)
+_STARTUP_ALL_RED = const(1)
+_FAULT = const(5)
+
 _STATE_EVERY_MS = const(1000)
 _TELEMETRY_EVERY_MS = const(1000)
 # Frames waiting for the UART, preallocated: a tick's worth (state, telemetry, heartbeat and an
@@ -31,8 +62,9 @@ OUT_BYTES = const(384)
 # one is dropped and counted as "long"; MAX_FRAME (256) would waste 104 bytes of heap.
 _RX_FRAME = const(152)
 _MP = sys.implementation.name == "micropython"
-# Free heap a signed command needs to be checked (auth.py's code and its work, in pieces the
-# fragmented heap still has): measured 5-7 KB on cross(); with less it is refused at once.
+# Free heap a controller without keys needs to load auth.py for one command (its code and its
+# work, in pieces the fragmented heap still has: measured 5-7 KB on cross()); with less the
+# command is refused at once.
 _AUTH_HEAP = const(6144)
 _OOM = b"out of memory"
 
@@ -43,8 +75,8 @@ class Controller:
 
     def __init__(self, cfg, now_ms, keys=None, boot=0):
         self.cfg = cfg
-        # signed commands (auth.py keeps them up to date): link counter, Unix time - auth.EPOCH
-        # heard so far, replay floor and ring (made on the first operator command)
+        # signed commands (auth.py keeps them up to date): link counter, Unix time heard so far
+        # (minus auth._EPOCH), replay floor and ring (made on the first operator command)
         self.keys = keys
         self.boot = boot & 0x3FFFFFFF
         self.link_ctr = 0
@@ -52,6 +84,11 @@ class Controller:
         self.floor = 0
         self.ring = None
         self.ring_next = 0
+        self._auth = None  # auth.py, resident with keys (app.main loaded it)
+        if keys is not None:
+            from . import auth
+
+            self._auth = auth
         self.seq = sequencer.Sequencer(cfg, now_ms)
         self.signals = self.seq.signals
         self.mon = monitor.Monitor(cfg, now_ms, self.signals)
@@ -64,11 +101,11 @@ class Controller:
         self.out = bytearray(OUT_BYTES)  # out[:out_n] is waiting to be sent
         self.out_n = 0
         self.out_dropped = 0  # frames that found `out` full
-        self.mode = P.MODE_STARTUP
+        self.mode = _MODE_STARTUP
         self.changed = True
         self._next_state = now_ms
         self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
-        self._event(now_ms, P.EV_BOOT, "boot " + cfg.id)
+        self.event(now_ms, _EV_BOOT, "boot " + cfg.id)
 
     # outgoing ------------------------------------------------------------------------------
     # The periodic frames (state, telemetry, heartbeat) are packed in place into the encoder's
@@ -83,31 +120,28 @@ class Controller:
     def _send(self, mtype, payload):
         self._emit(mtype, self._enc.put(payload))
 
-    def _event(self, now_ms, code, detail):
-        self._send(P.T_EVENT, P.pack_event(code, now_ms, detail))
-
     def event(self, now_ms, code, detail):
-        """Send an EVENT frame (the app reports boot causes and crash records this way)."""
-        self._event(now_ms, code, detail)
+        """Send an EVENT frame (the app reports boot causes and crash records this way too)."""
+        self._send(_T_EVENT, P.pack_event(code, now_ms, detail))
 
     def _send_state(self, now_ms):
         # P.pack_state's layout, written in place
         b = self._enc.body
-        o = P.PAYLOAD
+        o = _PAYLOAD
         phase = self.seq.phase
         b[o] = self.mode
-        b[o + 1] = phase if phase >= 0 else P.PHASE_NONE
+        b[o + 1] = phase if phase >= 0 else _PHASE_NONE
         ms = self.seq.ms_in_phase(now_ms) if phase >= 0 else 0
         struct.pack_into(">I", b, o + 2, ms if ms > 0 else 0)
         n = len(self.signals)
         b[o + 6 : o + 6 + n] = self.signals
-        self._emit(P.T_STATE, 6 + n)
+        self._emit(_T_STATE, 6 + n)
         self._next_state = ticks.add(now_ms, _STATE_EVERY_MS)
 
     def _send_telemetry(self, now_ms):
         # P.pack_detectors' layout, written in place
         b = self._enc.body
-        o = P.PAYLOAD
+        o = _PAYLOAD
         det = self.det
         n = self.cfg.n_detectors
         struct.pack_into(">IB", b, o, now_ms & 0xFFFFFFFF, n)
@@ -117,39 +151,41 @@ class Controller:
             occ = 0 if occ < 0 else (occ if occ < 1000 else 1000)
             struct.pack_into(">HHB", b, o, det.counts[i] & 0xFFFF, occ, (det.presence >> i) & 1)
             o += 5
-        self._emit(P.T_DETECTORS, 5 + 5 * n)
+        self._emit(_T_DETECTORS, 5 + 5 * n)
         self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
 
     def _send_heartbeat(self, now_ms):
-        struct.pack_into(">III", self._enc.body, P.PAYLOAD, now_ms & 0xFFFFFFFF, self.boot,
+        struct.pack_into(">III", self._enc.body, _PAYLOAD, now_ms & 0xFFFFFFFF, self.boot,
                          self.link_ctr)  # fmt: skip
-        self._emit(P.T_HEARTBEAT, 12)
+        self._emit(_T_HEARTBEAT, 12)
 
     # incoming ------------------------------------------------------------------------------
     def _on_command(self, now_ms, seq, payload, signed):
         stored = self.dedup.lookup(seq, payload)
         if stored is not None:  # a retry: answer again, do not run twice
-            self._send(P.T_ACK, stored)
+            self._send(_T_ACK, stored)
             return
         code = arg = 0
         reason = None
         if signed or self.keys is not None or len(payload) != 2:
-            # auth.py checks it: loaded for this command and unloaded after it (its code is
-            # about 3 KB of heap the running controller cannot keep). Short of heap for it, the
-            # command is refused "out of memory" and the controller runs on: no command can
-            # crash it (the answer is written in place: that refusal allocates nothing).
+            # auth.py checks it. With keys it was loaded at start-up and stays (app.main); without
+            # (a bench controller, which refuses every signed or tagged command) it is loaded for
+            # this command and unloaded after it. Short of heap, the command is refused "out of
+            # memory" and the controller runs on: no command can crash it (that answer is
+            # written in place and allocates nothing).
+            auth = self._auth
             if _MP:
-                gc.collect()
-                if gc.mem_free() < _AUTH_HEAP:
+                gc.collect()  # the check's work (about 1 KB) in the largest free blocks
+                if auth is None and gc.mem_free() < _AUTH_HEAP:
                     return self._out_of_memory(seq)
             try:
-                from . import auth
-
+                if auth is None:
+                    from . import auth
                 code, arg, reason = auth.check(self, payload, signed)
             except MemoryError:
-                reason = 0  # out of memory: answered below, once auth.py is gone
+                reason = 0  # out of memory: answered below, once a loaded auth.py is gone
             auth = None
-            if _MP:  # (CPython's collection can take longer than the link's timeout)
+            if _MP and self._auth is None:  # (CPython's collection can outlast the link timeout)
                 sys.modules.pop("firmware.auth", None)
                 try:  # not dir(): its list would need heap there may not be
                     delattr(sys.modules["firmware"], "auth")
@@ -161,24 +197,24 @@ class Controller:
         else:  # a controller without keys takes the gateway's plain requests
             code, arg = payload[0], payload[1]
         if reason is not None:
-            result = P.ACK_MALFORMED if reason == "malformed command" else P.ACK_REFUSED
-        elif code == P.CMD_PREEMPT and not signed:  # only an operator may preempt
-            result, reason = P.ACK_REFUSED, "preempt needs an operator signature"
-        elif self._mode(now_ms) != P.MODE_REMOTE:
-            result, reason = P.ACK_REFUSED, "not in remote mode"
+            result = _ACK_MALFORMED if reason == "malformed command" else _ACK_REFUSED
+        elif code == _CMD_PREEMPT and not signed:  # only an operator may preempt
+            result, reason = _ACK_REFUSED, "preempt needs an operator signature"
+        elif self._mode(now_ms) != _MODE_REMOTE:
+            result, reason = _ACK_REFUSED, "not in remote mode"
         else:
             result, reason = self.seq.request(code, arg, now_ms)
         ack = P.pack_ack(seq, result, reason)
         self.dedup.store(seq, ack, payload)
-        self._send(P.T_ACK, ack)
-        if result != P.ACK_OK:
-            self._event(now_ms, P.EV_REFUSED, reason)
+        self._send(_T_ACK, ack)
+        if result != _ACK_OK:
+            self.event(now_ms, _EV_REFUSED, reason)
 
     def _out_of_memory(self, seq):
         b = self._enc.body
-        struct.pack_into(">HB", b, P.PAYLOAD, seq & 0xFFFF, P.ACK_REFUSED)
-        b[P.PAYLOAD + 3 : P.PAYLOAD + 16] = _OOM
-        self._emit(P.T_ACK, 16)
+        struct.pack_into(">HB", b, _PAYLOAD, seq & 0xFFFF, _ACK_REFUSED)
+        b[_PAYLOAD + 3 : _PAYLOAD + 16] = _OOM
+        self._emit(_T_ACK, 16)
 
     def _on_frames(self, now_ms, rx, n=-1):
         # decoder.push undoes COBS in place; only frames with a payload we read allocate
@@ -196,13 +232,13 @@ class Controller:
             self._link_changes(now_ms)
             self.link.heard(now_ms)
             self._link_changes(now_ms)
-            if mtype == P.T_HEARTBEAT:
+            if mtype == _T_HEARTBEAT:
                 if dec.plen == 8:  # the gateway's Unix time: only ever moves forward
                     u = dec.u32(4)
                     if u > self.unix and u < 0x40000000:
                         self.unix = u
-            elif mtype == P.T_COMMAND or mtype == P.T_SIGNED:
-                self._on_command(now_ms, dec.seq, dec.payload(), mtype == P.T_SIGNED)
+            elif mtype == _T_COMMAND or mtype == _T_SIGNED:
+                self._on_command(now_ms, dec.seq, dec.payload(), mtype == _T_SIGNED)
 
     def _detector_events(self, now_ms):
         from .diagnostics import NAMES  # loaded already: only diagnostics fail detectors
@@ -213,27 +249,27 @@ class Controller:
         for i in range(det.n):
             if (moved >> i) & 1:
                 why = NAMES[det.why[i]]
-                self._event(now_ms, P.EV_DETECTOR, "detector " + str(i) + " " + why)
+                self.event(now_ms, _EV_DETECTOR, "detector " + str(i) + " " + why)
 
     def _link_changes(self, now_ms):
         moved = self.link.changed(now_ms)
         while moved:
             if moved > 0:
                 self.dedup.clear()  # a new gateway session numbers its commands afresh
-                self._event(now_ms, P.EV_LINK_UP, "gateway link up")
+                self.event(now_ms, _EV_LINK_UP, "gateway link up")
             else:
-                self._event(now_ms, P.EV_LINK_DOWN, "gateway link down: local control")
-                self.seq.request(P.CMD_CLEAR, 0, now_ms)  # the gateway's holds end with it
+                self.event(now_ms, _EV_LINK_DOWN, "gateway link down: local control")
+                self.seq.request(_CMD_CLEAR, 0, now_ms)  # the gateway's holds end with it
             moved = self.link.changed(now_ms)
 
     # the tick ------------------------------------------------------------------------------
     def _mode(self, now_ms):
         state = self.seq.state
-        if state == sequencer.FAULT:
-            return P.MODE_FLASH
-        if state == sequencer.STARTUP_FLASH or state == sequencer.STARTUP_ALL_RED:
-            return P.MODE_STARTUP
-        return P.MODE_REMOTE if self.link.up(now_ms) else P.MODE_LOCAL
+        if state == _FAULT:
+            return _MODE_FLASH
+        if state == _STARTUP_FLASH or state == _STARTUP_ALL_RED:
+            return _MODE_STARTUP
+        return _MODE_REMOTE if self.link.up(now_ms) else _MODE_LOCAL
 
     def receive(self, now_ms, buf, n):
         """Take the n bytes in buf received from the gateway (the link task's half of a tick)."""
@@ -261,16 +297,16 @@ class Controller:
         # never wrap during a long rest in green
         if self.changed or ticks.reached(now_ms, self._next_state):
             fault = self.mon.check(now_ms, self.signals)
-            if fault and self.seq.state != sequencer.FAULT:
+            if fault and self.seq.state != _FAULT:
                 self.seq.fault(now_ms, self.mon.fault_detail)
                 self.mon.check(now_ms, self.signals)
-                self._event(now_ms, P.EV_FAULT, self.mon.fault_detail)
+                self.event(now_ms, _EV_FAULT, self.mon.fault_detail)
                 self.changed = True
 
         mode = self._mode(now_ms)
         if mode != self.mode:
             self.mode = mode
-            self._event(now_ms, P.EV_MODE, ("startup", "remote", "local", "flash")[mode])
+            self.event(now_ms, _EV_MODE, ("startup", "remote", "local", "flash")[mode])
             self.changed = True
         if self.changed or ticks.reached(now_ms, self._next_state):
             self._send_state(now_ms)

@@ -17,23 +17,15 @@ except ImportError:  # CPython
         return __x
 
 
-FAULT_CONFLICT = const(1)
-FAULT_NO_YELLOW = const(2)
-FAULT_SHORT_YELLOW = const(3)
-FAULT_SHORT_GREEN = const(4)
-FAULT_ALL_RED = const(5)
-FAULT_DARK = const(6)
-FAULT_BAD_TRANSITION = const(7)
-FAULT_NAMES = (
-    "ok",
-    "conflict",
-    "no yellow",
-    "short yellow",
-    "short green",
-    "all-red",
-    "dark",
-    "bad transition",
-)
+# Fault codes: private consts (a public name would be a dict entry and an interned string the
+# heap keeps for good); monitor.FAULT_CONFLICT and the rest are found through `__getattr__` below.
+_FAULT_CONFLICT = const(1)
+_FAULT_NO_YELLOW = const(2)
+_FAULT_SHORT_YELLOW = const(3)
+_FAULT_SHORT_GREEN = const(4)
+_FAULT_ALL_RED = const(5)
+_FAULT_DARK = const(6)
+_FAULT_BAD_TRANSITION = const(7)
 
 _G = const(71)  # ord("G")
 _g = const(103)  # ord("g")
@@ -100,7 +92,7 @@ class Monitor:
         cfg = self.cfg
         names = cfg.groups
         if len(signals) != n:
-            return self._fault(FAULT_BAD_TRANSITION, f"{len(signals)} signals for {n} groups")
+            return self._fault(_FAULT_BAD_TRANSITION, f"{len(signals)} signals for {n} groups")
         last = self._last
         since = self._since
         red_at = self._red_at
@@ -116,7 +108,7 @@ class Monitor:
                 j = 0
                 while not (clash >> j) & 1:
                     j += 1
-                return self._fault(FAULT_CONFLICT, f"conflict {names[i]}/{names[j]}")
+                return self._fault(_FAULT_CONFLICT, f"conflict {names[i]}/{names[j]}")
         # 2, 3, 4, 6, 7: each group's own transition
         turned_green = 0
         all_f = True
@@ -155,7 +147,7 @@ class Monitor:
                     red = ticks.diff(now_ms, red_at[h])
                     if red < cfg.g_all_red[h]:
                         return self._fault(
-                            FAULT_ALL_RED,
+                            _FAULT_ALL_RED,
                             f"all-red {names[i]} after {names[h]}: {red} < {cfg.g_all_red[h]} ms",
                         )
         if all_f:
@@ -172,25 +164,35 @@ class Monitor:
         if new == _O:
             if self._quiet:
                 return 0
-            return self._fault(FAULT_DARK, f"dark {name}")
+            return self._fault(_FAULT_DARK, f"dark {name}")
         if new == _R:
             if _green(old):
-                return self._fault(FAULT_NO_YELLOW, f"no yellow {name}")
+                return self._fault(_FAULT_NO_YELLOW, f"no yellow {name}")
             if old == _Y and lasted < self._min_yellow[i]:
                 need = self._min_yellow[i]
-                return self._fault(FAULT_SHORT_YELLOW, f"short yellow {name}: {lasted} < {need} ms")
+                detail = f"short yellow {name}: {lasted} < {need} ms"
+                return self._fault(_FAULT_SHORT_YELLOW, detail)
             return 0
         if new == _Y:
             if not _green(old):
-                return self._fault(FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->y")
+                return self._fault(_FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->y")
             if lasted < self.cfg.g_min_green[i]:
                 need = self.cfg.g_min_green[i]
-                return self._fault(FAULT_SHORT_GREEN, f"short green {name}: {lasted} < {need} ms")
+                return self._fault(_FAULT_SHORT_GREEN, f"short green {name}: {lasted} < {need} ms")
             return 0
         if _green(new):
             if old == _R:
                 return 0
             return self._fault(
-                FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->{chr(new)}"
+                _FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->{chr(new)}"
             )
-        return self._fault(FAULT_BAD_TRANSITION, f"bad signal {name} {chr(new)!r}")
+        return self._fault(_FAULT_BAD_TRANSITION, f"bad signal {name} {chr(new)!r}")
+
+
+def __getattr__(name):
+    """The public names of the fault codes (monitor.FAULT_CONFLICT, ...), for tests and tools."""
+    w = "CONFLICT NO_YELLOW SHORT_YELLOW SHORT_GREEN ALL_RED DARK BAD_TRANSITION".split()
+    for i in range(len(w)):
+        if name == "FAULT_" + w[i]:
+            return i + 1
+    raise AttributeError(f"module 'firmware.monitor' has no attribute {name!r}")

@@ -25,40 +25,10 @@ except ImportError:  # CPython
 VERSION = const(1)
 MAX_FRAME = const(256)  # decoded bytes: header + payload + crc
 
-T_HEARTBEAT = const(1)
-T_STATE = const(2)
-T_DETECTORS = const(3)
-T_EVENT = const(4)
-T_COMMAND = const(5)
-T_ACK = const(6)
-T_SIGNED = const(7)  # an operator's command with its signature (docs/architecture.md)
-
-MODE_STARTUP = const(0)
-MODE_REMOTE = const(1)
-MODE_LOCAL = const(2)
-MODE_FLASH = const(3)
-
-CMD_HOLD = const(1)
-CMD_SWITCH = const(2)
-CMD_CLEAR = const(3)
-CMD_CALL = const(4)
-CMD_OMIT = const(5)
-CMD_PREEMPT = const(6)
-
-ACK_OK = const(0)
-ACK_REFUSED = const(1)
-ACK_UNKNOWN = const(2)
-ACK_MALFORMED = const(3)
-
-EV_BOOT = const(1)
-EV_MODE = const(2)
-EV_FAULT = const(3)
-EV_LINK_UP = const(4)
-EV_LINK_DOWN = const(5)
-EV_DETECTOR = const(6)
-EV_REFUSED = const(7)
-
-PHASE_NONE = const(255)
+# The codes (T_*, MODE_*, CMD_*, ACK_*, EV_*, PHASE_NONE) are in protocol_gateway.py and found
+# here through `__getattr__` below: on MicroPython every module-level name is a dict entry and an
+# interned string the controller's heap keeps for good, so the controller's modules use them
+# as private `_X = const(...)` copies instead (tests/firmware/test_controller.py checks them).
 
 # CRC-32 of protocol_gateway.SCHEMA, the text of every layout and code the two peers must agree
 # on; it is in every header, so a peer built from another schema is refused instead of misread.
@@ -71,17 +41,7 @@ _CRC = const(4)
 _OVERHEAD = const(12)  # header + crc
 MAX_PAYLOAD = MAX_FRAME - _OVERHEAD
 _PREFIX = struct.pack(">BI", VERSION, SCHEMA_HASH)
-_DETECTOR_ROW = const(5)
-MAX_DETECTORS = (MAX_PAYLOAD - 5) // _DETECTOR_ROW
 REASONS = ("cobs", "crc", "short", "version", "schema", "long")
-
-
-# --- COBS -------------------------------------------------------------------------------------
-
-
-def _max_encoded(n):
-    """Largest COBS encoding of n bytes (one code byte per started 254-byte block)."""
-    return n + n // 254 + 1
 
 
 # --- frames -----------------------------------------------------------------------------------
@@ -110,7 +70,8 @@ class Encoder:
         """Frame the message whose payload is body[PAYLOAD:PAYLOAD + plen] into out[o:], with
         its 0x00 delimiter; return the end offset, or -1 (nothing written) when it does not fit."""
         m = _HEADER + plen
-        if _max_encoded(m + _CRC) + 1 > len(out) - o:
+        n = m + _CRC  # COBS: one code byte per started 254-byte block, then the delimiter
+        if n + n // 254 + 2 > len(out) - o:
             return -1
         body = self.body
         struct.pack_into(">BIBH", body, 0, VERSION, SCHEMA_HASH, mtype, seq & 0xFFFF)
@@ -198,11 +159,6 @@ class Reader:
         self.errors = {}
         for r in REASONS:
             self.errors[r] = 0
-
-    @property
-    def dropped(self):
-        """Frames dropped for any reason."""
-        return sum(self.errors.values())
 
     def push(self, data, i, n):
         """Consume data[i:n] up to and including the next delimiter; return where it stopped.
@@ -296,10 +252,6 @@ class Reader:
 
 
 # --- payloads ---------------------------------------------------------------------------------
-
-
-def _u32(x):
-    return 0 if x < 0 else (x if x <= 0xFFFFFFFF else 0xFFFFFFFF)
 
 
 def _ascii(s, limit):

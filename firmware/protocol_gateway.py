@@ -14,15 +14,11 @@ import struct
 
 from .protocol import (
     _PREFIX,
-    MAX_DETECTORS,
     MAX_FRAME,
     MAX_PAYLOAD,
-    PHASE_NONE,
     SCHEMA_HASH,
     VERSION,
     Reader,
-    _max_encoded,
-    _u32,
 )
 
 try:
@@ -39,6 +35,43 @@ _HEADER = const(8)
 _CRC = const(4)
 _OVERHEAD = const(12)
 _DETECTOR_ROW = const(5)
+
+# The codes (protocol.py's names for them; the controller keeps private copies).
+T_HEARTBEAT = 1
+T_STATE = 2
+T_DETECTORS = 3
+T_EVENT = 4
+T_COMMAND = 5
+T_ACK = 6
+T_SIGNED = 7  # an operator's command with its signature (docs/architecture.md)
+
+MODE_STARTUP = 0
+MODE_REMOTE = 1
+MODE_LOCAL = 2
+MODE_FLASH = 3
+
+CMD_HOLD = 1
+CMD_SWITCH = 2
+CMD_CLEAR = 3
+CMD_CALL = 4
+CMD_OMIT = 5
+CMD_PREEMPT = 6
+
+ACK_OK = 0
+ACK_REFUSED = 1
+ACK_UNKNOWN = 2
+ACK_MALFORMED = 3
+
+EV_BOOT = 1
+EV_MODE = 2
+EV_FAULT = 3
+EV_LINK_UP = 4
+EV_LINK_DOWN = 5
+EV_DETECTOR = 6
+EV_REFUSED = 7
+
+PHASE_NONE = 255
+MAX_DETECTORS = (MAX_PAYLOAD - 5) // _DETECTOR_ROW
 
 # Every layout and code the two peers must agree on. Change it with the layouts: its hash is in
 # every header, so a peer built from another schema is refused instead of misread.
@@ -80,6 +113,15 @@ EVENT_NAMES = {
     6: "detector",
     7: "refused",
 }
+
+
+def _max_encoded(n):
+    """Largest COBS encoding of n bytes (one code byte per started 254-byte block)."""
+    return n + n // 254 + 1
+
+
+def _u32(x):
+    return 0 if x < 0 else (x if x <= 0xFFFFFFFF else 0xFFFFFFFF)
 
 
 def _text(payload, start):
@@ -295,6 +337,11 @@ class Decoder(Reader):
         super().__init__(max_frame)
         self._raw = bytearray(_max_encoded(max_frame))
         self._raw_mv = memoryview(self._raw)
+
+    @property
+    def dropped(self):
+        """Frames dropped for any reason."""
+        return sum(self.errors.values())
 
     def feed(self, data):
         """Add received bytes; return the list of complete good messages in them."""

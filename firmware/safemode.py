@@ -22,6 +22,18 @@ except ImportError:  # CPython
         return __x
 
 
+# protocol's codes (firmware/protocol_gateway.py), as private consts: no heap
+_T_HEARTBEAT = const(1)
+_T_STATE = const(2)
+_T_EVENT = const(4)
+_T_COMMAND = const(5)
+_T_ACK = const(6)
+_MODE_FLASH = const(3)
+_ACK_REFUSED = const(1)
+_EV_MODE = const(2)
+_EV_FAULT = const(3)
+_PHASE_NONE = const(255)
+_PAYLOAD = const(8)
 MAINTENANCE = const(2)  # crashlog.MAINTENANCE (crashlog is unloaded by then)
 _STATE_EVERY_MS = const(1000)
 _OUT_BYTES = const(640)
@@ -31,7 +43,7 @@ _TASK = const(4)  # the HAL's pause slot: after the app's tasks 0-3
 
 
 class SafeMode:
-    def __init__(self, n_groups, reason, now_ms, code=P.EV_FAULT):
+    def __init__(self, n_groups, reason, now_ms, code=_EV_FAULT):
         self.signals = bytearray(b"f" * n_groups)
         self.reason = reason
         self.code = code
@@ -56,7 +68,7 @@ class SafeMode:
         self._emit(mtype, self._enc.put(payload))
 
     def _say(self, now_ms):
-        self._send(P.T_EVENT, P.pack_event(self.code, now_ms, self.reason))
+        self._send(_T_EVENT, P.pack_event(self.code, now_ms, self.reason))
 
     def step(self, now_ms, buf=None, n=0):
         """One tick: take the n received bytes in buf, answer, send what is due."""
@@ -67,8 +79,8 @@ class SafeMode:
             if dec.mtype < 0:
                 continue
             self.link.heard(now_ms)
-            if dec.mtype == P.T_COMMAND:
-                self._send(P.T_ACK, P.pack_ack(dec.seq, P.ACK_REFUSED, self.reason))
+            if dec.mtype == _T_COMMAND:
+                self._send(_T_ACK, P.pack_ack(dec.seq, _ACK_REFUSED, self.reason))
         moved = self.link.changed(now_ms)
         while moved:
             if moved > 0:
@@ -76,18 +88,18 @@ class SafeMode:
             moved = self.link.changed(now_ms)
         if ticks.reached(now_ms, self._next_state):
             b = self._enc.body
-            o = P.PAYLOAD
-            b[o] = P.MODE_FLASH
-            b[o + 1] = P.PHASE_NONE
+            o = _PAYLOAD
+            b[o] = _MODE_FLASH
+            b[o + 1] = _PHASE_NONE
             ms = ticks.diff(now_ms, self.since)
             struct.pack_into(">I", b, o + 2, ms if 0 < ms < 1 << 28 else 0)
             k = len(self.signals)
             b[o + 6 : o + 6 + k] = self.signals
-            self._emit(P.T_STATE, 6 + k)
+            self._emit(_T_STATE, 6 + k)
             self._next_state = ticks.add(now_ms, _STATE_EVERY_MS)
         if self.link.heartbeat_due(now_ms):
-            struct.pack_into(">I", self._enc.body, P.PAYLOAD, now_ms & 0xFFFFFFFF)
-            self._emit(P.T_HEARTBEAT, 4)
+            struct.pack_into(">I", self._enc.body, _PAYLOAD, now_ms & 0xFFFFFFFF)
+            self._emit(_T_HEARTBEAT, 4)
             self.link.sent_heartbeat(now_ms)
 
 
@@ -97,7 +109,7 @@ async def run(hal, mode, detail, maint_s):
     n = hal.heads
     now = hal.now_ms()
     maintenance = mode == MAINTENANCE
-    sm = SafeMode(n, detail, now, P.EV_MODE if maintenance else P.EV_FAULT)
+    sm = SafeMode(n, detail, now, _EV_MODE if maintenance else _EV_FAULT)
     hal.all_flash(n)
     print(detail)
     if not maintenance:

@@ -42,48 +42,50 @@ except ImportError:  # CPython
         return __x
 
 
-STARTUP_FLASH = const(0)
-STARTUP_ALL_RED = const(1)
-GREEN = const(2)
-YELLOW = const(3)
-ALL_RED = const(4)
-FAULT = const(5)
-STATE_NAMES = ("startup_flash", "startup_all_red", "green", "yellow", "all_red", "fault")
+# States, request codes, why a green ended and request results: private consts (on MicroPython a
+# public name is a dict entry and an interned string the heap keeps for good); the public names
+# (sequencer.GREEN, ...) are found through `__getattr__` at the end of this module.
+_STARTUP_FLASH = const(0)
+_STARTUP_ALL_RED = const(1)
+_GREEN = const(2)
+_YELLOW = const(3)
+_ALL_RED = const(4)
+_FAULT = const(5)
 
 # Request codes, the same numbers as the protocol's COMMAND codes.
-HOLD = const(1)
-SWITCH = const(2)
-CLEAR = const(3)
-CALL = const(4)
-OMIT = const(5)
-PREEMPT = const(6)  # arg = phase, 255 = release
-# Why the last green ended (`term`).
-GAP_OUT = const(1)
-MAX_OUT = const(2)
-FORCE_OFF = const(3)
-PREEMPTED = const(4)
-# Request results, as in the protocol's ACK.
-OK = const(0)
-REFUSED = const(1)
-UNKNOWN = const(2)
-
-_TIMEOUT = const(0)  # a timed state ran out
-_END = const(1)  # the green phase ends (gap-out, max-out, switch)
-_FAULT = const(2)
+_HOLD = const(1)
+_SWITCH = const(2)
 _CLEAR = const(3)
+_CALL = const(4)
+_OMIT = const(5)
+_PREEMPT = const(6)  # arg = phase, 255 = release
+# Why the last green ended (`term`).
+_GAP_OUT = const(1)
+_MAX_OUT = const(2)
+_FORCE_OFF = const(3)
+_PREEMPTED = const(4)
+# Request results, as in the protocol's ACK.
+_OK = const(0)
+_REFUSED = const(1)
+_UNKNOWN = const(2)
+
+_E_TIMEOUT = const(0)  # a timed state ran out
+_E_END = const(1)  # the green phase ends (gap-out, max-out, switch)
+_E_FAULT = const(2)
+_E_CLEAR = const(3)
 
 _NONE = const(255)  # no transition
 # The next state by state and event (_NEXT[4 * state + event]); _NONE is a bug and raises. A bytes
 # table, not a dict of dicts: the dicts took half a KB of the resident heap on MicroPython.
 # fmt: off
 _NEXT = bytes((
-    # _TIMEOUT        _END    _FAULT  _CLEAR
-    STARTUP_ALL_RED,  _NONE,  FAULT,  _NONE,          # STARTUP_FLASH
-    GREEN,            _NONE,  FAULT,  _NONE,          # STARTUP_ALL_RED
-    _NONE,            YELLOW, FAULT,  _NONE,          # GREEN
-    ALL_RED,          _NONE,  FAULT,  _NONE,          # YELLOW
-    GREEN,            _NONE,  FAULT,  _NONE,          # ALL_RED
-    _NONE,            _NONE,  FAULT,  STARTUP_FLASH,  # FAULT
+    # _E_TIMEOUT        _E_END   _E_FAULT  _E_CLEAR
+    _STARTUP_ALL_RED,   _NONE,   _FAULT,   _NONE,            # _STARTUP_FLASH
+    _GREEN,             _NONE,   _FAULT,   _NONE,            # _STARTUP_ALL_RED
+    _NONE,              _YELLOW, _FAULT,   _NONE,            # _GREEN
+    _ALL_RED,           _NONE,   _FAULT,   _NONE,            # _YELLOW
+    _GREEN,             _NONE,   _FAULT,   _NONE,            # _ALL_RED
+    _NONE,              _NONE,   _FAULT,   _STARTUP_FLASH,   # _FAULT
 ))
 # fmt: on
 
@@ -128,7 +130,7 @@ class Sequencer:
         self._span = [cfg.max_green[p] + cfg.yellow[p] + cfg.all_red[p] for p in range(n)]
         self.call_bound = cfg.max_cycle + max(cfg.yellow[p] + cfg.all_red[p] for p in range(n))
         self.signals = bytearray(cfg.n_groups)
-        self.state = STARTUP_FLASH
+        self.state = _STARTUP_FLASH
         self.phase = -1
         self.next_phase = -1
         self.phase_start = now_ms
@@ -153,7 +155,8 @@ class Sequencer:
     def _go(self, event, now_ms):
         nxt = _NEXT[4 * self.state + event]
         if nxt == _NONE:
-            raise TransitionError(f"no transition from {STATE_NAMES[self.state]} on {event!r}")
+            names = "startup_flash startup_all_red green yellow all_red fault".split()
+            raise TransitionError(f"no transition from {names[self.state]} on {event!r}")
         self.state = nxt
         self.state_start = now_ms
         return self._enter(now_ms)
@@ -163,7 +166,7 @@ class Sequencer:
         st = self.state
         sig = self.signals
         cfg = self.cfg
-        if st == STARTUP_FLASH or st == FAULT:
+        if st == _STARTUP_FLASH or st == _FAULT:
             self.phase = -1
             self.next_phase = -1
             self.phase_start = now_ms
@@ -171,9 +174,9 @@ class Sequencer:
             self.switch_to = -1
             self._ped = 0
             return self._paint(-1, _F, -1)
-        if st == STARTUP_ALL_RED:
+        if st == _STARTUP_ALL_RED:
             return self._paint(-1, _R, -1)
-        if st == GREEN:
+        if st == _GREEN:
             p = self.next_phase
             b = 1 << p
             self.phase = p
@@ -199,7 +202,7 @@ class Sequencer:
                     m &= ~pm
             self.ped_latched &= ~b
             return self._paint(m, _G, _R)
-        if st == YELLOW:
+        if st == _YELLOW:
             # Groups that stay green into the next phase (overlaps) keep G.
             self.hold = False
             return self._paint(
@@ -240,7 +243,7 @@ class Sequencer:
         self.pre = pre
         own = 0
         b = 0
-        if st == GREEN:
+        if st == _GREEN:
             b = 1 << self.phase
             if calls & b:
                 self._last_call = now_ms
@@ -252,7 +255,7 @@ class Sequencer:
         self._latch((calls | ped | (cfg.recall & ~self.omit)) & ~b, now_ms)
         self._clamp(now_ms)
         el = ticks.diff(now_ms, self.state_start)
-        if st == GREEN:
+        if st == _GREEN:
             changed = False
             p = self.phase
             if not self._ped and self.ped_latched & b and cfg.walk[p] and not self.latched:
@@ -269,12 +272,12 @@ class Sequencer:
                 self.next_phase = self._choose(now_ms)
                 # A vehicle still there (or a push button since the walk) waits for the next turn.
                 self._latch(own | self.ped_latched & b, now_ms)
-                return self._go(_END, now_ms) or changed
+                return self._go(_E_END, now_ms) or changed
             return changed
-        if st == YELLOW:
+        if st == _YELLOW:
             if el >= cfg.yellow[self.phase]:
-                return self._go(_TIMEOUT, now_ms)
-        elif st == ALL_RED:
+                return self._go(_E_TIMEOUT, now_ms)
+        elif st == _ALL_RED:
             if el >= cfg.all_red[self.phase]:
                 if pre:
                     # go straight to the preempt phase if no group kept green needs the other
@@ -282,14 +285,14 @@ class Sequencer:
                     mk = cfg.phase_mask
                     if not mk[self.phase] & mk[self.next_phase] & ~mk[t]:
                         self.next_phase = t
-                return self._go(_TIMEOUT, now_ms)
-        elif st == STARTUP_FLASH:
+                return self._go(_E_TIMEOUT, now_ms)
+        elif st == _STARTUP_FLASH:
             if el >= cfg.startup_flash:
-                return self._go(_TIMEOUT, now_ms)
-        elif st == STARTUP_ALL_RED:
+                return self._go(_E_TIMEOUT, now_ms)
+        elif st == _STARTUP_ALL_RED:
             if el >= cfg.startup_all_red:
                 self.next_phase = self._first_phase(now_ms)
-                return self._go(_TIMEOUT, now_ms)
+                return self._go(_E_TIMEOUT, now_ms)
         return False
 
     def _ped_step(self, now_ms):
@@ -336,16 +339,16 @@ class Sequencer:
         if el < cfg.min_green[p] or self._ped:
             return 0
         if self.pre:
-            return 0 if (self.pre >> p) & 1 else PREEMPTED
+            return 0 if (self.pre >> p) & 1 else _PREEMPTED
         if self.switch_to >= 0:
-            return FORCE_OFF
+            return _FORCE_OFF
         if not self.latched:
             return 0  # no other demand: rest in green
         if el >= cfg.max_green[p]:
-            return MAX_OUT
+            return _MAX_OUT
         if self.hold or (cfg.recall_max >> p) & 1:
             return 0
-        return GAP_OUT if ticks.diff(now_ms, self._last_call) >= cfg.passage[p] else 0
+        return _GAP_OUT if ticks.diff(now_ms, self._last_call) >= cfg.passage[p] else 0
 
     def _first_phase(self, now_ms):
         # The max-cycle bound applies from the first green: start-up time is not service time.
@@ -412,71 +415,71 @@ class Sequencer:
         HOLD, SWITCH(phase) (force-off to it), CLEAR (drops holds, switches, omits and command
         preemption), CALL(phase), OMIT(phase), PREEMPT(phase, 255 releases). Never shortens min
         green, walk, ped clearance, yellow or all-red, never holds past max green."""
-        if type(code) is not int or code < HOLD or code > PREEMPT:
-            return UNKNOWN, "unknown code"
+        if type(code) is not int or code < _HOLD or code > _PREEMPT:
+            return _UNKNOWN, "unknown code"
         st = self.state
-        if st == FAULT:
-            return REFUSED, "fault flash"
-        if st == STARTUP_FLASH or st == STARTUP_ALL_RED:
-            return REFUSED, "start-up"
-        if code == CLEAR:
+        if st == _FAULT:
+            return _REFUSED, "fault flash"
+        if st == _STARTUP_FLASH or st == _STARTUP_ALL_RED:
+            return _REFUSED, "start-up"
+        if code == _CLEAR:
             self.hold = False
             self.switch_to = -1
             self.omit = 0
             self.pre_cmd = 0
-            return OK, ""
-        if code == PREEMPT and arg == 255:
+            return _OK, ""
+        if code == _PREEMPT and arg == 255:
             self.pre_cmd = 0
-            return OK, ""
+            return _OK, ""
         cfg = self.cfg
-        if code == HOLD:
-            if st != GREEN:
-                return REFUSED, "not green"
+        if code == _HOLD:
+            if st != _GREEN:
+                return _REFUSED, "not green"
             if self.pre:
-                return REFUSED, "preempt"
+                return _REFUSED, "preempt"
             if ticks.diff(now_ms, self.phase_start) >= cfg.max_green[self.phase]:
-                return REFUSED, "at max green"
+                return _REFUSED, "at max green"
             self.hold = True
             self.switch_to = -1
-            return OK, ""
+            return _OK, ""
         if type(arg) is not int or arg < 0 or arg >= self._n:
-            return REFUSED, "unknown phase"
+            return _REFUSED, "unknown phase"
         b = 1 << arg
-        if code == PREEMPT:
+        if code == _PREEMPT:
             self.pre_cmd |= b
-            return OK, ""
-        if code == OMIT:
+            return _OK, ""
+        if code == _OMIT:
             self.omit |= b
-            return OK, ""
-        if st == GREEN and arg == self.phase:
-            return REFUSED, "already green"
-        if code == CALL:
+            return _OK, ""
+        if st == _GREEN and arg == self.phase:
+            return _REFUSED, "already green"
+        if code == _CALL:
             self._latch(b, now_ms)
-            return OK, ""
+            return _OK, ""
         if self.pre:
-            return REFUSED, "preempt"
+            return _REFUSED, "preempt"
         if self.omit & b:
-            return REFUSED, "omitted"
-        if st == GREEN:
+            return _REFUSED, "omitted"
+        if st == _GREEN:
             end = ticks.add(self.phase_start, cfg.min_green[self.phase])
             if ticks.reached(now_ms, end):
                 end = now_ms
             if not self._allows(end, self.phase, arg):
-                return REFUSED, "would starve a call"
+                return _REFUSED, "would starve a call"
         self.switch_to = arg
         self.hold = False
-        return OK, ""
+        return _OK, ""
 
     def fault(self, now_ms, reason):
         """Latch fault flash (all f); the first reason is kept in `fault_reason`."""
-        if self.state != FAULT:
+        if self.state != _FAULT:
             self.fault_reason = reason
-        return self._go(_FAULT, now_ms)
+        return self._go(_E_FAULT, now_ms)
 
     def clear_fault(self, now_ms):
         """Leave fault flash through the start-up sequence. Raises TransitionError if not in
         fault."""
-        changed = self._go(_CLEAR, now_ms)
+        changed = self._go(_E_CLEAR, now_ms)
         self.fault_reason = None
         return changed
 
@@ -484,3 +487,16 @@ class Sequencer:
         """ms since the current phase turned green (or the flash state began when phase is -1),
         saturating at about 3 days."""
         return ticks.diff(now_ms, self.phase_start)
+
+
+def __getattr__(name):
+    """The public names of the private consts above (sequencer.GREEN, ...), for tests and tools."""
+    w = (
+        "STARTUP_FLASH 0 STARTUP_ALL_RED 1 GREEN 2 YELLOW 3 ALL_RED 4 FAULT 5 "
+        "HOLD 1 SWITCH 2 CLEAR 3 CALL 4 OMIT 5 PREEMPT 6 "
+        "GAP_OUT 1 MAX_OUT 2 FORCE_OFF 3 PREEMPTED 4 OK 0 REFUSED 1 UNKNOWN 2"
+    ).split()
+    for i in range(0, len(w), 2):
+        if w[i] == name:
+            return int(w[i + 1])
+    raise AttributeError(f"module 'firmware.sequencer' has no attribute {name!r}")

@@ -34,3 +34,15 @@ def diff(a, b):
 def reached(now, deadline):
     """True when `now` is at or past `deadline`."""
     return diff(now, deadline) >= 0
+
+
+def stalled(beats, now_ms, limit_ms):
+    """The watchdog supervisor's rule (app.main feeds the watchdog only while this is -1): the
+    index of the first critical task whose last beat is more than limit_ms before now_ms (or so
+    long ago that the difference wrapped negative), else -1. Here, not in a module of its own:
+    on MicroPython every module costs heap."""
+    for i in range(len(beats)):
+        d = diff(now_ms, beats[i])
+        if d > limit_ms or d < 0:
+            return i
+    return -1

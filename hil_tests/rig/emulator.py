@@ -78,7 +78,7 @@ class EmulatedController:
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="greenwave-rig-")
             workdir = self._tmp.name
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()  # the interpreter runs in the build directory
         self.log_path = self.workdir / f"{ix.id}-firmware.log"
         self.flash_dir = self.workdir / f"{ix.id}-flash"
         self.auto_reset = auto_reset
@@ -149,7 +149,10 @@ class EmulatedController:
         child = (ctl_r, out_w, urx_r, utx_w)
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=f".frozen:{build}",  # .frozen holds asyncio and friends
+            # .frozen holds asyncio and friends; "" is the working directory, the build: module
+            # paths (every module's __file__ is an interned string for good) stay as short as
+            # a board's "firmware/link.mpy", not 60 bytes of this machine's build path each
+            MICROPYPATH=".frozen:",
             GW_CTL_IN=str(ctl_r),
             GW_CTL_OUT=str(out_w),
             GW_UART_IN=str(urx_r),
@@ -168,13 +171,14 @@ class EmulatedController:
             tool("micropython"),
             "-X",
             f"heapsize={self.heapsize}",
-            str(build / "firmware" / "main.py"),
+            "firmware/main.py",
         ]
         self._log.write(f"--- start ({cause}) ---\n".encode())
         self._log.flush()
         self._reset_at = None
         self._proc = subprocess.Popen(
             cmd,
+            cwd=build,
             env=env,
             pass_fds=child,
             stdin=subprocess.DEVNULL,

@@ -28,10 +28,10 @@ def test_protocol_finds_the_gateway_half_but_loads_it_only_when_asked():
     try:
         # what the controller uses does not load the gateway's code (heap on MicroPython)
         enc = P.Encoder()
-        enc.frame_into(bytearray(64), 0, P.T_EVENT, 1, enc.put(P.pack_event(1, 2, "x")))
+        enc.frame_into(bytearray(64), 0, 4, 1, enc.put(P.pack_event(1, 2, "x")))  # T_EVENT
         P.Reader().push(b"\x01\x00", 0, 2)
         assert "firmware.protocol_gateway" not in sys.modules
-        for name in GATEWAY_NAMES:
+        for name in GATEWAY_NAMES + ("T_EVENT", "MODE_FLASH", "CMD_HOLD", "ACK_OK", "EV_BOOT"):
             assert getattr(P, name) is getattr(sys.modules["firmware.protocol_gateway"], name)
         assert raises(AttributeError, getattr, P, "no_such_name")
     finally:

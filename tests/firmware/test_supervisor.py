@@ -1,6 +1,6 @@
 # Runs on CPython (pytest) and on MicroPython (mprun.py): plain functions and asserts only.
 from firmware import ticks
-from firmware.supervisor import stalled
+from firmware.ticks import stalled
 
 WRAP = ticks.PERIOD
 
