@@ -2,8 +2,8 @@
 
 Firmware on the real MicroPython interpreter (emulated pins, virtual clock) -> a throttled pty
 -> the gateway (pyserial, the firmware's own protocol module) -> an MQTT broker, with the
-max-pressure optimizer's requests going back down. Traffic comes from the built-in stochastic
-arrival model, which sees the heads and drives the detector inputs.
+optimizer's requests (`--algorithm`: schedule or max-pressure) going back down. Traffic comes
+from the built-in stochastic arrival model, which sees the heads and drives the detector inputs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ _LOOP_REAL_S = 0.005  # how often the traffic model samples the heads and sets t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from gateway.planner import ALGORITHMS
+
     p.add_argument(
         "--config",
         type=Path,
@@ -70,6 +72,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="serial line rate between controller and gateway (default: config)",
     )
     p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="schedule",
+        help="the gateway's optimizer loop (default: schedule; see `greenwave gateway run`)",
+    )
+    p.add_argument(
         "--scale-demand",
         type=float,
         default=1.0,
@@ -92,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.traffic import TrafficModel
     from gateway.clock import ScaledClock
     from gateway.mqtt import Mqtt, MqttError
+    from gateway.planner import warm_up
     from gateway.service import Gateway
     from hil_tests.rig.emulator import EmulatedController, RigError
 
@@ -120,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             broker = EmbeddedBroker().start()
             url = broker.url
+        # the optimizer's kernels load (or compile, tens of seconds) before the clock starts
+        took = warm_up(args.algorithm)
+        log.info("optimizer %s loaded in %.2f s", args.algorithm, took)
         epoch = time.time_ns()
         clock = ScaledClock(epoch, args.speed)
         rig = EmulatedController(
@@ -139,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
         site = args.site or ix.broker.site
         mqtt = Mqtt(url, f"greenwave-gateway-{ix.id}", f"greenwave/{site}/{ix.id}/availability")
         mqtt.connect()
-        gw = Gateway(ix, rig.port, mqtt, clock, baud=args.baud, site=site).start()
+        gw = Gateway(
+            ix, rig.port, mqtt, clock, baud=args.baud, site=site, algorithm=args.algorithm
+        ).start()
         traffic = TrafficModel(ix, seed=args.seed, scale=args.scale_demand)
         view = _View(ix, rig, gw, traffic, mqtt.url, args)
         view.loop(clock)
@@ -171,7 +185,7 @@ def _summary(ix, rig, gw, traffic, mqtt, waiting_s, args) -> str:
     violations = rig.oracle.violations
     lines = [
         f"greenwave demo: {ix.id}, {args.duration:g} s virtual at x{args.speed:g}, "
-        f"seed {args.seed}",
+        f"seed {args.seed}, optimizer {args.algorithm}",
         f"  vehicles arrived {st['arrived']}, served {st['served']}, "
         f"still queued {sum(traffic.queues().values())}",
         f"  mean delay per served vehicle {st['mean_delay_s']:.1f} s "

@@ -19,6 +19,8 @@ import sys
 import threading
 from pathlib import Path
 
+from .planner import ALGORITHMS
+
 log = logging.getLogger("greenwave.gateway")
 
 
@@ -73,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="DIR",
         help=f"where the outbox file lives (default: {default_state_dir()})",
+    )
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="schedule",
+        help="the optimizer loop: schedule (the rolling-horizon plan over detector-built "
+        "arrivals, default) or max-pressure (over the queue estimates)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debugging detail too")
     p.set_defaults(func=run)
@@ -249,7 +258,8 @@ def run(args: argparse.Namespace) -> int:
             log.warning("no link key in %s: the gateway's requests go untagged, and a "
                         "controller with keys refuses them", args.secrets)  # fmt: skip
         gw = Gateway(ix, port, mqtt, ScaledClock(), outbox=outbox,
-                     operator_keys=secrets.operators, link_key=secrets.link_key)  # fmt: skip
+                     operator_keys=secrets.operators, link_key=secrets.link_key,
+                     algorithm=args.algorithm)  # fmt: skip
         for sig in handlers:
             signal.signal(sig, lambda signum, frame: stop.set())
         gw.start()  # the controller is served, and the outbox filled, with or without a broker

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from edge.optimizer import max_pressure
 from firmware import protocol as P
 
 from .commands import Commands
@@ -26,6 +25,8 @@ from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
 from .mqtt import MqttError
 from .outbox import DECISIONS, EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
+from .planner import ALGORITHMS
+from .planner import make as make_planner
 from .signing import Command, Verifier
 from .topics import Topics
 
@@ -39,6 +40,9 @@ CONTROLLER_AUTH = frozenset(("no operator keys", "unknown key", "bad signature",
                              "replayed", "replayed or stale", "not an operator command",
                              "bad link signature"))  # fmt: skip
 _PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
+# Seconds from an advance loop to the stop bar: the config has no detector positions yet; this
+# is a loop about 80 m upstream at 50 km/h, and what the demo's traffic model drives.
+ADVANCE_TRAVEL_S = 6.0
 
 
 class Gateway:
@@ -59,15 +63,25 @@ class Gateway:
         health_period_s: float = 5.0,
         operator_keys: dict[str, bytes] | None = None,
         link_key: bytes | None = None,
+        algorithm: str = "schedule",
+        advance_travel_s: float = ADVANCE_TRAVEL_S,
     ):
         """`operator_keys` are the gateway keys (K_gw) by operator key id; `link_key` signs the
-        gateway's own requests for the controller (None: a controller without keys)."""
+        gateway's own requests for the controller (None: a controller without keys);
+        `algorithm` is the optimizer loop's, one of ALGORITHMS (default schedule, as
+        `greenwave gateway run`)."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
         self.ix = ix
         self.clock = clock
         self.mqtt = mqtt
         self.topics = Topics(site or ix.broker.site, ix.id)
         self.link = SerialLink(port, baud or ix.link.baud, clock.ms, link_key)
-        self.estimator = QueueEstimator(ix)
+        self.estimator = QueueEstimator(ix, advance_travel_s)
+        self.planner = make_planner(
+            algorithm, ix, self.estimator, step_s=min(decision_period_s, 120.0),
+            min_switch_gain=min_switch_gain,
+        )  # fmt: skip
         self.phase_groups = [[ix.group_index(g) for g in p.groups] for p in ix.phases]
         self.detector_names = [d.name for d in sorted(ix.detectors, key=lambda d: d.input)]
         self.decision_period_s = decision_period_s
@@ -92,6 +106,10 @@ class Gateway:
         self._last_decision_s = float("-inf")
         self._last_request: tuple | None = None
         self._override: tuple[int | None] | None = None  # the phase an operator request came in
+        # The phase in which the controller refused the optimizer's switch "would starve a call":
+        # the optimizer steps aside there (a CLEAR) and lets the controller serve that call.
+        self._starving: int | None = None
+        self._clear_due = False
         self._requests: queue.Queue[tuple] = queue.Queue()
         self._waiting: list[tuple] = []  # requests taken from _requests, not sent yet
         self._waiting_since: float | None = None
@@ -100,13 +118,17 @@ class Gateway:
         self.commands: Commands | None = None  # operator commands; made at start()
         self._history_sent: int | None = None  # the commands' version last published
         self._history_lock = threading.Lock()
+        self._optimizer_ready = threading.Event()  # its kernels are loaded
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> Gateway:
-        # compile (or load from cache) the optimizer now, not inside the serial loop
-        max_pressure([0.0] * len(self.ix.groups), self.phase_groups)
+        # Load (or compile) the optimizer's kernels now, beside the serial loop and not inside a
+        # decision: a cold Numba cache takes tens of seconds, a warm one about a second.
+        log.info("optimizer: %s", self.planner.describe())
+        self._optimizer_ready.clear()
+        threading.Thread(target=self._warm_up, name="optimizer-warm-up", daemon=True).start()
         if self.outbox is None:
             self.outbox = Outbox(":memory:")
         self.link.open()
@@ -125,6 +147,15 @@ class Gateway:
         self._thread.start()
         log.info("gateway for %s on %s, topics %s", self.ix.id, self.link.url, self.topics.base)
         return self
+
+    def _warm_up(self) -> None:
+        try:
+            took = self.planner.warm_up()
+        except Exception:  # no optimizer: the controller keeps choosing phases on its own
+            log.exception("the %s optimizer did not load; no decisions", self.planner.name)
+            return
+        log.info("optimizer %s ready: kernels loaded in %.2f s", self.planner.name, took)
+        self._optimizer_ready.set()
 
     def stop(self) -> None:
         if self.commands is not None:
@@ -377,7 +408,7 @@ class Gateway:
             self._on_state(*P.unpack_state(payload))
         elif mtype == P.T_DETECTORS:
             t_ms, rows = P.unpack_detectors(payload)
-            self.queues = self.estimator.update(rows)
+            self.queues = self.estimator.update(rows, self.clock.s())
             self.stats["telemetry"] += 1
             self._queue(TELEMETRY, self.topics.telemetry, {
                 "t": t_ms / 1000,
@@ -392,6 +423,7 @@ class Gateway:
                 self.estimator.reset()  # the controller's counters start again from zero
             if code in (P.EV_BOOT, P.EV_MODE, P.EV_LINK_UP):
                 self._last_request = None  # its holds are gone: decide afresh
+                self._starving = None
             self.stats["events"] += 1
             log.info("controller event %s: %s", name, detail)
             self._queue(EVENTS, self.topics.events, {
@@ -442,6 +474,9 @@ class Gateway:
             except Exception:  # the requester's problem; the loop goes on
                 log.exception("result callback for command %d failed", seq)
         asked["result"] = result
+        if (asked.get("source") == self.planner.name and asked.get("request") == "switch"
+                and reason == "would starve a call" and self.state is not None):  # fmt: skip
+            self._starving, self._clear_due = self.state["phase"], True
         key = "acks_ok" if result == "ok" else "unanswered" if result == "unanswered" else None
         self.stats[key or "acks_refused"] += 1
         self._queue(DECISIONS, self.topics.decision, asked)  # a record: never lost, like events
@@ -451,6 +486,8 @@ class Gateway:
         st = self.state
         if st is None or st["mode"] != "remote" or st["phase"] is None:
             return
+        if not self._optimizer_ready.is_set():
+            return  # still loading: no decision waits for a compiler
         current = st["phase"]
         if self._override is not None:
             if self._override == (current,):
@@ -458,16 +495,26 @@ class Gateway:
             self._override = None
         if not all(st["signals"][g] in "Gg" for g in self.phase_groups[current]):
             return  # in clearance: the controller is already changing phase
-        best = max_pressure(
-            self.queues, self.phase_groups, current=current, min_switch_gain=self.min_switch_gain
-        )
+        name = self.planner.name
+        if self._starving is not None:
+            if self._starving == current:
+                # The plan wants this green to end, but not for the phase it asked for: drop
+                # our hold and let the controller end it for the call it must serve first.
+                if self._clear_due:
+                    self._clear_due, self._last_request = False, None
+                    self._send(P.CMD_CLEAR, 0, current, name,
+                               extra={"algorithm": name, "why": "would starve a call"})  # fmt: skip
+                return
+            self._starving = None
+        now = self.clock.s()
+        best, plan = self.planner.decide(now, current, now - st["since"])
         request = (P.CMD_HOLD, current) if best == current else (P.CMD_SWITCH, best)
         # one request per decision change: the controller keeps a request until it is served
         key = (request, current, st["signals"])
         if key == self._last_request:
             return
         self._last_request = key
-        self._send(*request, current, "max-pressure")
+        self._send(*request, current, name, extra={"algorithm": name, **plan})
 
     def _send(
         self,
@@ -477,6 +524,7 @@ class Gateway:
         source: str,
         auth: Command | None = None,
         on_result: Callable[[str], None] | None = None,
+        extra: dict | None = None,
     ) -> None:
         seq = self.link.command(code, arg, auth)
         if on_result is not None:
@@ -492,6 +540,7 @@ class Gateway:
             "phase": name,
             "from": None if current is None else self.ix.phases[current].name,
             "queues": dict(zip(self.estimator.groups, self.queues, strict=True)),
+            **(extra or {}),
         }
         self._asked[seq] = decision
         self.decisions.append(decision)

@@ -4,6 +4,7 @@ The run itself under an outage (and a `kill -9` of it) is in test_outage.py; a s
 broker is here, with the helpers from there."""
 
 import os
+import re
 import secrets as pysecrets
 
 import pytest
@@ -39,6 +40,22 @@ def secrets_file(tmp_path):
 def run(capsys, *args):
     code = main(["gateway", "run", *map(str, args)])
     return code, capsys.readouterr().err
+
+
+def test_an_unknown_algorithm_is_refused_by_the_parser_naming_the_choices(config, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["gateway", "run", "--config", str(config), "--algorithm", "webster"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --algorithm: invalid choice: 'webster'" in err
+    assert "'schedule', 'max-pressure'" in err
+
+
+def test_the_algorithm_is_listed_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["gateway", "run", "--help"])
+    out = capsys.readouterr().out
+    assert "--algorithm {schedule,max-pressure}" in out
 
 
 def test_a_bad_config_exits_2_naming_the_field(tmp_path, capsys):
@@ -146,6 +163,7 @@ def test_a_gateway_started_before_the_broker_queues_and_connects_when_it_appears
 
     from edge.factories import cross
     from gateway.clock import ScaledClock
+    from gateway.planner import warm_up
     from tests.gateway.test_outage import (
         Broker,
         Consumer,
@@ -158,6 +176,7 @@ def test_a_gateway_started_before_the_broker_queues_and_connects_when_it_appears
     from tests.gateway.test_service import SPEED, Peer, wait_for
 
     need_mosquitto()
+    warm_up("schedule")  # a cold Numba cache is compiled (and saved) here, not by the gateway
     users = {"gateway": pysecrets.token_urlsafe(18), "viewer": pysecrets.token_urlsafe(18)}
     site = f"late-{uuid.uuid4().hex[:6]}"
     ix = cross()
@@ -197,6 +216,8 @@ def test_a_gateway_started_before_the_broker_queues_and_connects_when_it_appears
     assert flags == sorted(flags, reverse=True)  # then live, and never historical again
     log = gw.log()
     assert "back-off up to 8 s" in log and "stopping" in log
+    assert "optimizer: schedule-driven rolling horizon" in log  # the default, said at start
+    assert re.search(r"optimizer schedule ready: kernels loaded in \d+\.\d\d s", log), log
     assert log.index("reading the controller") < log.index("cannot reach the broker")
 
 

@@ -154,3 +154,49 @@ def test_queue_tracks_the_true_queue_through_wraps(start, steps):
         q = est.update(feed.rows({"e_thru_stop": leaving}))
         true_queue -= leaving
         assert queues_by_name(est, q)["e_thru"] == float(true_queue)
+
+
+# --- timing: where the counted vehicles are (the schedule optimizer's input) -----------------
+
+
+def test_a_vehicle_counted_at_the_advance_loop_reaches_the_stop_bar_after_the_travel_time(ix):
+    est, feed = QueueEstimator(ix, travel_s=6.0), Feed(ix)
+    est.update(feed.rows(), now_s=100.0)
+    est.update(feed.rows({"n_thru_adv": 2}), now_s=101.0)
+    est.update(feed.rows({"n_thru_adv": 1}), now_s=103.0)
+    g = est.groups.index("n_thru")
+    standing, coming = est.approaching(104.0)
+    assert standing[g] == 0.0
+    assert coming[g] == [(3.0, 2), (5.0, 1)]  # seconds from now to the stop bar, vehicles
+    assert queues_by_name(est, est.queues())["n_thru"] == 3.0  # on their way count as queued
+    standing, coming = est.approaching(107.5)
+    assert (standing[g], coming[g]) == (2.0, [(1.5, 1)])
+    standing, coming = est.approaching(109.0)
+    assert (standing[g], coming[g]) == (3.0, [])
+    assert all(s == 0.0 for i, s in enumerate(standing) if i != g)
+
+
+def test_departures_take_the_oldest_vehicles_first(ix):
+    est, feed = QueueEstimator(ix, travel_s=6.0), Feed(ix)
+    est.update(feed.rows(), now_s=0.0)
+    est.update(feed.rows({"e_left_adv": 2}), now_s=1.0)
+    est.update(feed.rows({"e_left_adv": 3}), now_s=8.0)  # the first two are at the stop bar
+    est.update(feed.rows({"e_left_stop": 3}), now_s=9.0)  # both, and one of the next three
+    g = est.groups.index("e_left")
+    standing, coming = est.approaching(9.0)
+    assert (standing[g], coming[g]) == (0.0, [(5.0, 2)])
+    assert queues_by_name(est, est.queues())["e_left"] == 2.0
+
+
+def test_presence_on_the_stop_bar_is_one_standing_while_the_counted_ones_are_coming(ix):
+    est, feed = QueueEstimator(ix, travel_s=6.0), Feed(ix)
+    est.update(feed.rows(), now_s=0.0)
+    est.update(feed.rows({"s_thru_adv": 1}, presence={"s_thru_stop"}), now_s=1.0)
+    g = est.groups.index("s_thru")
+    standing, coming = est.approaching(1.0)
+    assert (standing[g], coming[g]) == (1.0, [(6.0, 1)])
+
+
+def test_a_negative_travel_time_is_refused(ix):
+    with pytest.raises(ValueError, match=r"travel_s must be >= 0, got -1"):
+        QueueEstimator(ix, travel_s=-1)

@@ -377,10 +377,10 @@ def test_events_are_sequence_numbered(rig):
 
 
 def test_the_optimizer_switches_to_the_phase_with_the_queue(make_rig):
-    from edge.optimizer import max_pressure
+    from gateway.planner import warm_up
 
-    max_pressure([0.0], [[0]])  # load Numba before the gateway's loop needs it
-    rig = make_rig(decision_period_s=1.0, min_switch_gain=0.5)
+    warm_up("max-pressure")  # a cold Numba cache compiles here, not inside the test's waits
+    rig = make_rig(decision_period_s=1.0, min_switch_gain=0.5, algorithm="max-pressure")
     st = rig.remote_green()
     hold = rig.decision(lambda d: d["source"] == "max-pressure")
     assert (hold["request"], hold["phase"], hold["result"]) == (
@@ -397,16 +397,75 @@ def test_the_optimizer_switches_to_the_phase_with_the_queue(make_rig):
     with rig.peer.lock:
         rig.peer.levels = sum(1 << i for i in waiting)  # one car waits on each stop bar
     d = rig.decision(lambda d: d["request"] == "switch")
-    assert (d["phase"], d["result"], d["source"]) == (
+    assert (d["phase"], d["result"], d["source"], d["algorithm"]) == (
         rig.ix.phases[target].name,
         "ok",
         "max-pressure",
+        "max-pressure",
     )
+    assert "plan" not in d
     assert d["queues"] == {
         g.name: (1.0 if g.name in rig.ix.phases[target].groups else 0.0) for g in rig.ix.groups
     }
     want = rig.phase_signals(target)
     wait_for(f"controller signals {want}", lambda: rig.peer.signals() == want)
+
+
+def _schedule_rig(make_rig):
+    from gateway.planner import warm_up
+
+    warm_up("schedule")  # a cold Numba cache compiles here, not inside the test's waits
+    return make_rig(decision_period_s=1.0, algorithm="schedule")
+
+
+def _inputs(rig, phase, role):
+    groups = set(rig.ix.phases[phase].groups)
+    return sum(1 << d.input for d in rig.ix.detectors if d.role == role and set(d.calls) & groups)
+
+
+def test_the_schedule_optimizer_switches_to_a_phase_whose_queue_grows(make_rig):
+    rig = _schedule_rig(make_rig)
+    st = rig.remote_green()
+    current = rig.ix.phases[st["phase"]]
+    hold = rig.decision(lambda d: d["source"] == "schedule")
+    assert (hold["request"], hold["phase"], hold["result"]) == ("hold", current.name, "ok")
+    assert hold["algorithm"] == "schedule"
+    assert hold["plan"]["next_phase"] is None  # nothing waits anywhere: the green rests
+    target = (st["phase"] + 2) % len(rig.ix.phases)
+    with rig.peer.lock:  # a car a second reaches each advance loop of target; none leaves
+        rig.peer.pulse = _inputs(rig, target, "advance")
+    d = rig.decision(lambda d: d["request"] == "switch")
+    assert (d["phase"], d["from"], d["result"]) == (rig.ix.phases[target].name, current.name, "ok")
+    assert (d["source"], d["algorithm"]) == ("schedule", "schedule")
+    assert d["plan"]["next_phase"] == rig.ix.phases[target].name
+    assert d["plan"]["switch_in_s"] <= 1.0  # switch now: within this decision period
+    assert all(d["queues"][g] >= 1 for g in rig.ix.phases[target].groups)
+    new = rig.inbox.wait("state", lambda s: s["signals"] == rig.phase_signals(target))
+    # the request, not the controller's own max-out (which would come after max green) did it
+    clearance = current.yellow_s + current.all_red_s
+    assert new["since"] - st["since"] < current.max_green_s + clearance
+    # its queue is still there and still growing: the new green is held for it
+    again = rig.decision(lambda d: d["from"] == rig.ix.phases[target].name)
+    assert (again["request"], again["phase"]) == ("hold", rig.ix.phases[target].name)
+
+
+def test_the_schedule_optimizer_ends_a_green_with_nothing_waiting_for_a_waiting_car(make_rig):
+    rig = _schedule_rig(make_rig)
+    st = rig.remote_green()
+    current = rig.ix.phases[st["phase"]]
+    rig.decision(lambda d: d["source"] == "schedule" and d["request"] == "hold")
+    target = (st["phase"] + 1) % len(rig.ix.phases)
+    with rig.peer.lock:
+        rig.peer.levels = _inputs(rig, target, "stop_bar")  # one car waits at each stop bar
+    d = rig.decision(lambda d: d["request"] == "switch")
+    assert (d["phase"], d["result"], d["algorithm"]) == (rig.ix.phases[target].name, "ok",
+                                                         "schedule")  # fmt: skip
+    new = rig.inbox.wait("state", lambda s: s["signals"] == rig.phase_signals(target))
+    assert new["since"] - st["since"] < current.max_green_s + current.yellow_s + current.all_red_s
+    with rig.peer.lock:
+        rig.peer.levels = 0  # served: nothing waits anywhere now
+    rest = rig.decision(lambda d: d["from"] == rig.ix.phases[target].name)
+    assert rest["request"] == "hold" and rest["plan"]["next_phase"] is None
 
 
 def test_the_gateway_keeps_following_the_controller_while_the_broker_is_away(rig):
