@@ -130,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
             broker = EmbeddedBroker().start()
             url = broker.url
         # the optimizer's kernels load (or compile, tens of seconds) before the clock starts
+        print(f"loading the {args.algorithm} optimizer (the first run compiles it: up to a "
+              "minute)...", end="", flush=True)  # fmt: skip
         took = warm_up(args.algorithm)
-        log.info("optimizer %s loaded in %.2f s", args.algorithm, took)
+        print(f" {took:.1f} s", flush=True)
         epoch = time.time_ns()
         clock = ScaledClock(epoch, args.speed)
         rig = EmulatedController(
