@@ -106,9 +106,32 @@ def make_scenarios(out: Path = SC / "generated") -> None:
     print(f"wrote {out}")
 
 
-def run_one(scenario: str, controller: str, seed: int, end: float | None) -> dict:
-    """One cell of the table: {"delay", "trips", "teleports", "wall_s"} (or "error")."""
-    from edge.sim import metrics, programs, runner, sumo
+def _schedule_options(pairs: str) -> dict:
+    """`--schedule NAME=VALUE,...` as keyword arguments of edge.sim.controllers.Schedule."""
+    out = {}
+    for pair in (p for p in pairs.split(",") if p):
+        name, _, value = pair.partition("=")
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            out[name.strip()] = low == "true"
+        else:
+            out[name.strip()] = float(value)
+    return out
+
+
+def run_one(
+    scenario: str, controller: str, seed: int, end: float | None, options: str = ""
+) -> dict:
+    """One cell of the table: {"delay", "trips", "teleports", "wall_s"} (or "error").
+
+    options: `Schedule` settings for this run (`--schedule`), e.g. "unseen=false"."""
+    from functools import partial
+
+    from edge.sim import controllers, metrics, programs, runner, sumo
+
+    if options:  # this worker process only: every schedule light of the run gets them
+        opts = _schedule_options(options)
+        controllers._BY_NAME["schedule"] = partial(controllers.Schedule, **opts)
 
     net, routes, begin, stop = SCENARIOS[scenario]
     net, routes = str(SC / net), str(SC / routes)
@@ -197,6 +220,12 @@ def main(argv=None) -> int:
     ap.add_argument("--end", type=float, default=None, help="end of every run, s (default 3600)")
     ap.add_argument("--jobs", type=int, default=2, help="parallel runs (default 2)")
     ap.add_argument("--make-scenarios", action="store_true", help="regenerate generated/")
+    ap.add_argument(
+        "--schedule",
+        default="",
+        metavar="NAME=VALUE,...",
+        help="settings of edge.sim.controllers.Schedule for the schedule runs, e.g. unseen=false",
+    )
     args = ap.parse_args(argv)
     if args.make_scenarios:
         make_scenarios()
@@ -211,7 +240,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     results = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {job: pool.submit(run_one, *job, args.seed, args.end) for job in jobs}
+        futures = {
+            job: pool.submit(run_one, *job, args.seed, args.end, args.schedule) for job in jobs
+        }
         for job, fut in futures.items():
             results[job] = fut.result()
             r = results[job]
@@ -220,6 +251,8 @@ def main(argv=None) -> int:
             elif r["violations"]:
                 print(f"  {job[0]} {job[1]}: {r['violations']} safety violations", file=sys.stderr)
     print(f"seed {args.seed}, SUMO options {SUMO_ARGS!r}, window 0-{args.end or 3600:g} s")
+    if args.schedule:
+        print(f"schedule settings: {args.schedule}")
     print(table(results, scenarios, ctrls))
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0

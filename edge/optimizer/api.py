@@ -300,6 +300,39 @@ def _workspace(states, cap):
     return ws
 
 
+def _per_phase(name, values, n_phases):
+    arr = _float_vector(name, values)
+    if arr.size != n_phases:
+        raise ValueError(
+            f"{name} has {arr.size} entries but there are {n_phases} phases: "
+            f"one value per phase, got {values!r}"
+        )
+    return arr
+
+
+def _unseen(unseen_rate, unseen_from_s, n_phases, entries):
+    """(rates, first arrivals, workspace) for the kernel: zeros and a dummy without unseen
+    demand."""
+    start = (
+        np.zeros(n_phases)
+        if unseen_from_s is None
+        else _per_phase("unseen_from_s", unseen_from_s, n_phases)
+    )
+    if unseen_rate is None:
+        return np.zeros(n_phases), start, _NO_WORKSPACE
+    rate = _per_phase("unseen_rate", unseen_rate, n_phases)
+    if not (rate > 0.0).any():
+        return rate, start, _NO_WORKSPACE
+    ws = getattr(_local, "ws_e", None)
+    if ws is None or ws.shape[0] < entries or ws.shape[1] < n_phases:
+        ws = np.empty((max(entries, 1024 * DEFAULT_CAPACITY), max(n_phases, 8)))
+        _local.ws_e = ws
+    return rate, start, ws
+
+
+_NO_WORKSPACE = np.empty((1, 1))
+
+
 def _check_schedule_args(table, timing, current, elapsed_s, horizon_s, max_work, step_s):
     tim = _timing(timing, table.n_phases)
     cur = _index("current", current, -1, table.n_phases)
@@ -376,6 +409,8 @@ def schedule(
     horizon_s=120.0,
     max_work=DEFAULT_MAX_WORK,
     step_s=1.0,
+    unseen_rate=None,
+    unseen_from_s=None,
 ):
     """Schedule-driven plan (SURTRAC-style rolling horizon) and the decision for now.
 
@@ -387,7 +422,11 @@ def schedule(
     a greedy tail served after the greens the DP plans (every vehicle is planned), and plans
     of one or two DP greens completed by the same greedy rule (rollouts) compete too.
     The decision switches when the plan ends the current green within step_s (the replanning
-    period). See docs/optimizer.md for the model.
+    period). unseen_rate: optional per-phase arrival rate (veh/s, >= 0) of demand the clusters
+    do not show; every red of a phase that a planned green ends is charged rate x red^2 / 2 in
+    delay_veh_s, counting from unseen_from_s (per phase, s from now: when that demand can first
+    arrive; default 0), and the green lasts until the red's unseen queue has left (None: no
+    charge, the plan is as without it). See docs/optimizer.md for the model.
     """
     if isinstance(clusters, ClusterTable):
         table = clusters
@@ -409,6 +448,7 @@ def schedule(
     cl_t = np.zeros((bound, 2))
     info = np.zeros(7)
     ws = _workspace(1024, DEFAULT_CAPACITY)
+    rate, start, ws_e = _unseen(unseen_rate, unseen_from_s, table.n_phases, ws[1].shape[0])
     n_g = _k()._plan(
         table.ptr,
         table.rows,
@@ -427,6 +467,9 @@ def schedule(
         g_k,
         cl_t,
         info,
+        rate,
+        start,
+        ws_e,
     )
     n = int(info[4])
     _workspace(int(info[3]), DEFAULT_CAPACITY)  # big enough next time

@@ -149,7 +149,26 @@ def _capacity(n_x, cap):
 
 @njit(**_OPTS)
 def _finish(
-    cl_ptr, cl, tim, served, nxa, last, ready, limit, g_ph, g_t, g_k, g0, write, base, bound
+    cl_ptr,
+    cl,
+    tim,
+    served,
+    nxa,
+    last,
+    ready,
+    limit,
+    g_ph,
+    g_t,
+    g_k,
+    g0,
+    write,
+    base,
+    bound,
+    red,
+    hr,
+    t_from,
+    horizon,
+    unseen,
 ):
     """Serve every cluster left after `served` (per phase; updated) greedily: next the phase
     whose next cluster arrives first (not `last` while another phase has clusters left; the
@@ -159,6 +178,10 @@ def _finish(
     as soon as base + delay reaches `bound` (delays only add up: the plan cannot beat it).
     With `write`, greens go to g_ph/g_t/g_k from index g0 (end: when served or min green).
     nxa (per phase): scratch for the arrival of each phase's next cluster (inf: none left).
+    With `unseen`, each green adds its phase's red charge (hr x red^2, the red from red[p], when
+    its last green ended or t_from[p] if later, to the green's start, both clipped at the
+    horizon; red is updated)
+    and lasts until that red's unseen queue (2 hr x red) is discharged, within max green.
     """
     n_ph = tim.shape[0]
     delay = 0.0
@@ -206,9 +229,15 @@ def _finish(
             d += _cluster_delay(cl[j, ARR], cl[j, DUR], cl[j, CNT], h, b)
             fin = fj
         delay += d
+        if unseen:
+            rr = max(min(gs, horizon) - min(max(red[p], t_from[p]), horizon), 0.0)
+            delay += hr[p] * rr * rr
         if base + delay >= bound:
             return np.inf, n_g
         end = max(fin, gs + tim[p, MIN_G])
+        if unseen:
+            end = max(end, min(gs + slt + 2.0 * hr[p] * rr * h, gs + maxg))
+            red[p] = end
         if write:
             g_ph[g0 + n_g], g_t[g0 + n_g, 0], g_t[g0 + n_g, 1], g_k[g0 + n_g] = p, gs, end, k
         n_g += 1
@@ -221,7 +250,26 @@ def _finish(
 
 @njit(**_OPTS)
 def _schedule(
-    cl_ptr, dp_end, cl, tim, current, elapsed, cnt, wf, wg, wi, cap, g_ph, g_t, g_k, cl_t, info
+    cl_ptr,
+    dp_end,
+    cl,
+    tim,
+    current,
+    elapsed,
+    cnt,
+    wf,
+    wg,
+    wi,
+    cap,
+    g_ph,
+    g_t,
+    g_k,
+    cl_t,
+    info,
+    rate,
+    rate_from,
+    horizon,
+    we,
 ):
     """Rolling-horizon schedule: least total delay serving every cluster.
 
@@ -233,8 +281,20 @@ def _schedule(
     the Pareto entries kept per state. Outputs: g_ph/g_k (per green: phase, clusters served),
     g_t (per green: start, end), cl_t (per cluster: service start, finish), info (delay,
     switch_at, pruned, states). Returns the number of greens, or -1 if there is no plan.
+    rate (per phase): unseen demand, veh/s, charged rate x red^2 / 2 for every red that a
+    planned green ends (from rate_from[p] at the earliest, clipped at the horizon), the green
+    lasting until that red's unseen queue has left; when any is > 0, we (>= states * cap,
+    phases) holds per entry when each phase's last green ended (carried along, not part of
+    the dominance: see reference.schedule).
     """
     n_ph = tim.shape[0]
+    unseen = False
+    hr = np.empty(n_ph)  # half rates
+    for i in range(n_ph):
+        hr[i] = 0.5 * rate[i]
+        unseen |= rate[i] > 0.0
+    se = np.zeros(n_ph)  # the source entry's "last green ended" per phase
+    fre = np.empty(n_ph)  # its copy for `_finish`
     stride = np.empty(n_ph, np.int64)
     n_x = 1
     for i in range(n_ph):
@@ -341,11 +401,16 @@ def _schedule(
                     -1 - e_src,
                 )
                 last = current
+                if unseen and current >= 0:
+                    se[current] = init[e_src, 1]
             else:
                 x = src
                 parent = src * cap + e_src
                 d, ready, limit = wf[parent, 0], wf[parent, 1], np.inf
                 last = wi[parent, 1]
+                if unseen:
+                    for q in range(n_ph):
+                        se[q] = we[parent, q]
             moves = 0  # DP greens this entry can take
             for i in range(n_ph):  # every next green: phase i serving its next k clusters
                 first = cl_ptr[i] + digits[i]
@@ -389,10 +454,15 @@ def _schedule(
                         break
                     moves += 1
                     end = max(fblk, gs + ming)
+                    if unseen:  # the unseen queue of phase i's red: its discharge, its delay
+                        rr = max(min(gs, horizon) - min(max(se[i], rate_from[i]), horizon), 0.0)
+                        end = max(end, min(gs + slt + rate[i] * rr * tim[i, HEADWAY], gs + maxg))
                     nxt = end + yellow + all_red
                     # Pareto-insert (d + dblk, nxt) into the target state.
                     tx = x + k * step_i
                     nd = d + dblk
+                    if unseen:
+                        nd += hr[i] * rr * rr
                     base = tx * cap
                     m = cnt[tx]
                     w = base
@@ -434,6 +504,9 @@ def _schedule(
                                         wi[e1, 1],
                                         wi[e1, 2],
                                     )
+                                    if unseen:
+                                        for q in range(n_ph):
+                                            we[base, q] = we[e1, q]
                                     w = e1
                             elif beats1:
                                 w = e1
@@ -468,6 +541,9 @@ def _schedule(
                                         wf[w, 0], wf[w, 1] = wf[e, 0], wf[e, 1]
                                         wg[w, 0], wg[w, 1] = wg[e, 0], wg[e, 1]
                                         wi[w, 0], wi[w, 1], wi[w, 2] = wi[e, 0], wi[e, 1], wi[e, 2]
+                                        if unseen:
+                                            for q in range(n_ph):
+                                                we[w, q] = we[e, q]
                                     w += 1
                         if w - base < cap:
                             cnt[tx] = w - base + 1
@@ -479,6 +555,10 @@ def _schedule(
                             w = worst
                     wf[w, 0], wf[w, 1], wg[w, 0], wg[w, 1] = nd, nxt, gs, end
                     wi[w, 0], wi[w, 1], wi[w, 2] = parent, i, k
+                    if unseen:
+                        for q in range(n_ph):
+                            we[w, q] = se[q]
+                        we[w, i] = end
             # Complete the plan greedily from every entry that can take no further DP green
             # (all its DP clusters served, or stuck), and, as a rollout, from the running
             # green's entries and those one or two greens after them: the greedy rest may beat
@@ -486,6 +566,7 @@ def _schedule(
             if moves == 0 or src < 0 or wi[parent, 0] < 0 or wi[wi[parent, 0], 0] < 0:
                 for q in range(n_ph):
                     fsv[q] = digits[q]
+                    fre[q] = se[q]
                 # Only a plan below the best of its kind so far can count; a rollout wins only
                 # if below every complete plan, a complete plan only if not above the best
                 # rollout: stop at that bound (exact: delays only add up).
@@ -510,6 +591,11 @@ def _schedule(
                     False,
                     d,
                     bound,
+                    fre,
+                    hr,
+                    rate_from,
+                    horizon,
+                    unseen,
                 )
                 if moves == 0:
                     if not found or d + fd < best_d:
@@ -536,13 +622,17 @@ def _schedule(
     # Where the tail starts from: the best entry's served clusters, last phase, ready, limit.
     if best < 0:
         fsv[:] = 0
+        fre[:] = 0.0
         if current >= 0:
             fsv[current] = -1 - best
+            fre[current] = init[-1 - best, 1]
         f_last, f_ready, f_limit = current, init[-1 - best, 1] + clear0, init[-1 - best, 2]
     else:
         x = best // cap
         for i in range(n_ph):
             fsv[i] = (x // stride[i]) % (dp_end[i] - cl_ptr[i] + 1)
+            if unseen:
+                fre[i] = we[best, i]
         f_last, f_ready, f_limit = wi[best, 1], wf[best, 1], np.inf
     return _unwind(
         cl_ptr,
@@ -563,6 +653,11 @@ def _schedule(
         g_k,
         cl_t,
         info,
+        fre,
+        hr,
+        rate_from,
+        horizon,
+        unseen,
     )
 
 
@@ -586,9 +681,15 @@ def _unwind(
     g_k,
     cl_t,
     info,
+    fre,
+    hr,
+    rate_from,
+    horizon,
+    unseen,
 ):
     """Follow parents from the best entry, then the tail's greens from `fsv`, f_last, f_ready,
-    f_limit; write greens and cluster service times."""
+    f_limit (and, with `unseen`, fre: when each phase's last green ended); write greens and
+    cluster service times."""
     n_blocks = 0
     ref = best
     while ref >= 0:
@@ -605,7 +706,26 @@ def _unwind(
         g_ph[0], g_t[0, 0], g_t[0, 1], g_k[0] = current, -elapsed, init[k0, 1], k0
     fnx = np.empty(tim.shape[0])
     _, n_tail = _finish(
-        cl_ptr, cl, tim, fsv, fnx, f_last, f_ready, f_limit, g_ph, g_t, g_k, n_g, True, 0.0, np.inf
+        cl_ptr,
+        cl,
+        tim,
+        fsv,
+        fnx,
+        f_last,
+        f_ready,
+        f_limit,
+        g_ph,
+        g_t,
+        g_k,
+        n_g,
+        True,
+        0.0,
+        np.inf,
+        fre,
+        hr,
+        rate_from,
+        horizon,
+        unseen,
     )
     n_g += n_tail
     served = np.zeros(tim.shape[0], np.int64)
@@ -801,6 +921,9 @@ def _plan(
     g_k,
     cl_t,
     info,
+    rate,
+    rate_from,
+    ws_e,
 ):
     """Prepare the clusters, then schedule them; the workspace grows here if too small.
 
@@ -809,6 +932,8 @@ def _plan(
 
     info: delay, switch_at, pruned, states, fitted rows, vehicles in the greedy tail, 1.0 if the
     plan is a rollout (else 0.0). Returns the number of greens, or -1 if there is no plan.
+    rate, rate_from (per phase): unseen demand (veh/s) and when it can first arrive (see
+    `_schedule`); ws_e its workspace.
     """
     n = _prepare(
         cl_ptr, cl, tim, horizon, max_work, fit_ptr, fit, dp_end, info[INFO_TAIL:INFO_ROLLOUT]
@@ -821,6 +946,10 @@ def _plan(
         ws_f = np.empty((n_x * cap, 2))
         ws_g = np.empty((n_x * cap, 2))
         ws_i = np.empty((n_x * cap, 3), np.int64)
+    if rate.size and rate.max() > 0.0:
+        n_ph = tim.shape[0]
+        if ws_e.shape[0] < n_x * cap or ws_e.shape[1] < n_ph:
+            ws_e = np.empty((n_x * cap, n_ph))
     return _schedule(
         fit_ptr,
         dp_end,
@@ -838,6 +967,10 @@ def _plan(
         g_k,
         cl_t,
         info,
+        rate,
+        rate_from,
+        horizon,
+        ws_e,
     )
 
 
@@ -883,6 +1016,8 @@ def _plan_batch(
     ws_f = np.empty((n_threads, size * cap, 2))
     ws_g = np.empty((n_threads, size * cap, 2))
     ws_i = np.empty((n_threads, size * cap, 3), np.int64)
+    no_rate = np.zeros(tim.shape[0])  # unseen demand is not offered in batches
+    ws_e = np.empty((n_threads, 1, 1))
     for ch in prange(n_chunks):
         t = get_thread_id()
         for m in range(ch * n_int // n_chunks, (ch + 1) * n_int // n_chunks):
@@ -909,6 +1044,9 @@ def _plan_batch(
                 g_k[f0 + m : f1 + m + 1],
                 cl_t[f0:f1],
                 info[m],
+                no_rate[ph_ptr[m] : ph_ptr[m + 1]],
+                no_rate[ph_ptr[m] : ph_ptr[m + 1]],
+                ws_e[t],
             )
 
 

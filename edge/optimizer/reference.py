@@ -154,7 +154,27 @@ def capacity_for(states, capacity=8):
     return min(capacity, max(MIN_CAPACITY, ENTRY_SLOTS // states))
 
 
-def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit):
+def red_length(unseen, i, red_from, until):
+    """The part of phase i's red [red_from, until] that unseen demand can arrive in: from its
+    first arrival at the earliest, clipped at the horizon."""
+    return max(min(until, unseen[1]) - min(max(red_from, unseen[3][i]), unseen[1]), 0.0)
+
+
+def red_charge(unseen, i, red_from, until):
+    """Delay of phase i's unseen demand over a red from `red_from` to `until`: rate x red^2 / 2
+    (every arrival waits to the red's end)."""
+    red = red_length(unseen, i, red_from, until)
+    return unseen[0][i] * red * red
+
+
+def unseen_end(end, gs, unseen, red_from, i, timing):
+    """A green of phase i from gs lasts until `end` and until the queue its unseen demand built
+    in the red before it (rate x red) is discharged, within max green."""
+    red = red_length(unseen, i, red_from, gs)
+    return max(end, min(gs + timing[4][i] + unseen[2][i] * red * timing[5][i], gs + timing[1][i]))
+
+
+def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit, red=None, unseen=None):
     """The greedy tail: serve every cluster left after `served` (clusters served per phase).
 
     Next comes the phase whose next cluster arrives first (not `last` while another phase has
@@ -162,10 +182,15 @@ def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit):
     as fit in max green from `ready`, or just the next one, then starting late enough for it
     to fit. The first green must start by `limit`. Returns (delay, [(phase, start, end, k)]),
     delay inf if there is no such plan.
+
+    unseen: (half rates, horizon) or None; red: per phase, when its last green ended (0 if
+    none). With them each green adds the red charge (`red_charge`) of the red it ends and
+    lasts until its unseen queue is discharged (`unseen_end`).
     """
     ming, maxg, yel, ared, slt, hw = timing
     n_ph = len(ming)
     served = list(served)
+    red = list(red) if red is not None else None
     n = [cl_ptr[i + 1] - cl_ptr[i] for i in range(n_ph)]
     delay = 0.0
     greens = []
@@ -190,6 +215,10 @@ def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit):
         d, fin, _, _ = serve_block(arr, dur, cnt, first, k, hw[p], slt[p], gs)
         delay += d
         end = max(fin, gs + ming[p])
+        if unseen is not None:
+            delay += red_charge(unseen, p, red[p], gs)
+            end = unseen_end(end, gs, unseen, red[p], p, timing)
+            red[p] = end
         greens.append((p, gs, end, k))
         served[p] += k
         last = p
@@ -197,7 +226,29 @@ def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit):
         limit = INF
 
 
-def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end=None):
+def unseen_charge(rates, horizon, rates_from=None):
+    """(half rates, horizon, rates, first arrivals) for the DP, or None when no phase has
+    unseen demand."""
+    if rates is None or not any(r > 0.0 for r in rates):
+        return None
+    start = [0.0] * len(rates) if rates_from is None else list(rates_from)
+    return [0.5 * r for r in rates], horizon, list(rates), start
+
+
+def schedule(
+    cl_ptr,
+    arr,
+    dur,
+    cnt,
+    timing,
+    current,
+    elapsed,
+    capacity=8,
+    dp_end=None,
+    rates=None,
+    horizon=INF,
+    rates_from=None,
+):
     """Forward DP over clusters served per phase, Pareto on (delay, when the next green can start)
     among entries whose last green is of the same phase (a phase may not follow itself while
     another phase has clusters waiting: that would sidestep max green).
@@ -208,7 +259,15 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end
     no further DP green and, as a rollout, from the running green's entries and those one or
     two greens after them; the least total wins. Returns a dict (delay, greens, starts, ends,
     switch_at, pruned, rollout) or None when no plan serves every cluster.
+
+    rates: per phase, unseen demand (veh/s): every red that a planned green of the phase ends
+    is charged (`red_charge`, from rates_from[p] at the earliest, clipped at `horizon`), and
+    that green lasts at least until the red's unseen queue is discharged (`unseen_end`); reds
+    still open when the plan ends are not charged. Each entry carries when each phase's last
+    green ended; that is not part of the dominance, so with rates the DP is a heuristic (see
+    docs/optimizer.md).
     """
+    unseen = unseen_charge(rates, horizon, rates_from)
     ming, maxg, yel, ared, slt, hw = timing
     n_ph = len(ming)
     if dp_end is None:
@@ -249,7 +308,7 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end
     best = None  # the best plan completed where the DP could go no further
     roll = None  # the best rollout plan: wins only if strictly better
 
-    def expand(x, digits, last, d, ready, limit, parent, rollout):
+    def expand(x, digits, last, d, ready, limit, parent, rollout, red):
         nonlocal best, roll
         left = sum(digits[i] < n_all[i] for i in range(n_ph))
         moves = 0
@@ -264,11 +323,19 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end
                 moves += 1
                 delay, fin, _, _ = serve_block(arr, dur, cnt, first, k, hw[i], slt[i], gs)
                 end = max(fin, gs + ming[i])
+                if unseen is not None:
+                    end = unseen_end(end, gs, unseen, red[i], i, timing)
                 nxt = end + yel[i] + ared[i]
-                insert(x + k * stride[i], d + delay, nxt, (parent, i, gs, k, end))
+                nd = d + delay
+                new_red = red
+                if unseen is not None:
+                    nd += red_charge(unseen, i, red[i], gs)
+                    new_red = list(red)
+                    new_red[i] = end
+                insert(x + k * stride[i], nd, nxt, (parent, i, gs, k, end, new_red))
         if moves == 0 or rollout:  # complete the plan greedily from here
-            fd, _ = finish(cl_ptr, arr, dur, cnt, timing, digits, last, ready, limit)
-            plan = (d + fd, parent, (digits, last, ready, limit))
+            fd, _ = finish(cl_ptr, arr, dur, cnt, timing, digits, last, ready, limit, red, unseen)
+            plan = (d + fd, parent, (digits, last, ready, limit, red, unseen))
             if moves == 0:
                 if best is None or d + fd < best[0]:
                     best = plan
@@ -279,15 +346,17 @@ def schedule(cl_ptr, arr, dur, cnt, timing, current, elapsed, capacity=8, dp_end
     c_stride = stride[current] if current >= 0 else 0
     for k, d, end, limit in init:
         digits = [0] * n_ph
+        red = [0.0] * n_ph  # when each phase's last green ended (0: red since before now)
         if current >= 0:
             digits[current] = k
-        expand(k * c_stride, digits, current, d, end + clear0, limit, ("init", k), True)
+            red[current] = end
+        expand(k * c_stride, digits, current, d, end + clear0, limit, ("init", k), True, red)
     for x in range(n_x):
         digits = [(x // stride[i]) % (n[i] + 1) for i in range(n_ph)]
         for slot, e in enumerate(table[x]):
             up = e[2]  # a rollout from here if the running green is one or two greens back
             near = up[0] == "init" or table[up[0]][up[1]][2][0] == "init"
-            expand(x, digits, e[3], e[0], e[1], INF, (x, slot), near)
+            expand(x, digits, e[3], e[0], e[1], INF, (x, slot), near, e[7])
 
     rollout = roll is not None and (best is None or roll[0] < best[0])
     if rollout:
@@ -306,7 +375,7 @@ def _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, 
     ref = best[1]
     while ref[0] != "init":
         x, slot = ref
-        _, _, parent, phase, gs, k, end = table[x][slot]
+        _, _, parent, phase, gs, k, end, _ = table[x][slot]
         blocks.append((phase, gs, k, end))
         ref = parent
     blocks.reverse()

@@ -153,6 +153,7 @@ class Schedule(Strategy):
         extend_margin_veh_s: float = 0.0,
         coordinate: bool = True,
         measure_headway: bool = False,
+        unseen: bool = False,
     ):
         super().__init__(model)
         self.horizon_s = horizon_s
@@ -160,6 +161,11 @@ class Schedule(Strategy):
         # after the zones' reach (demand not sensed yet). Off: measured mixed (docs/sim.md).
         self.beyond_s = beyond_s
         self.flow_window_s = 300.0
+        # unseen: the recent entry-loop flow of each phase whose zones end before the horizon,
+        # as the optimizer's unseen_rate (its reds are charged for it; docs/sim.md)
+        self.unseen = unseen
+        self.unseen_rate: list[float] | None = None  # the last ones given to the optimizer
+        self.unseen_from_s: list[float] | None = None
         # saturation mode: entered when a watched stretch is sat_enter full of standing
         # vehicles, left when all are below sat_leave
         self.saturation = saturation
@@ -233,13 +239,19 @@ class Schedule(Strategy):
         if self.coordinate and self.feeds:
             for p, extra in self._fed(now_s, reading).items():
                 out[p] += extra
+        flows = self._flows(now_s, entered) if self.beyond_s > 0 or self.unseen else None
         if self.beyond_s > 0:
             # Demand the zones cannot see yet: the recent flow, from when it can first arrive.
-            for p, flow in enumerate(self._flows(now_s, entered)):
+            for p, flow in enumerate(flows):
                 if sensed[p] < self.horizon_s:
                     out[p] += flow_cluster(
                         flow, sensed[p], min(self.horizon_s, sensed[p] + self.beyond_s)
                     )
+        if self.unseen:  # arriving from the zones' reach on
+            self.unseen_rate = [
+                f / 3600.0 if sensed[p] < self.horizon_s else 0.0 for p, f in enumerate(flows)
+            ]
+            self.unseen_from_s = [min(s, self.horizon_s) for s in sensed]
         return out
 
     def _fed(self, now_s, reading):
@@ -356,7 +368,17 @@ class Schedule(Strategy):
             if self.saturated:
                 return self._cyclic(reading, current, elapsed_s)
         clusters = self.clusters(now_s, reading)
-        plan = schedule(clusters, self.model.timing, current, elapsed_s, horizon_s=self.horizon_s)
+        rate = self.unseen_rate if self.unseen else None
+        start = self.unseen_from_s if self.unseen else None
+        plan = schedule(
+            clusters,
+            self.model.timing,
+            current,
+            elapsed_s,
+            horizon_s=self.horizon_s,
+            unseen_rate=rate,
+            unseen_from_s=start,
+        )
         self.last = plan
         self.last_s = now_s
         d = plan.decision
@@ -375,6 +397,8 @@ class Schedule(Strategy):
                 current,
                 max(elapsed_s, self.model.phases[current].max_green_s),
                 horizon_s=self.horizon_s,
+                unseen_rate=rate,
+                unseen_from_s=start,
             )
             nd = now.decision
             gain = now.delay_veh_s - plan.delay_veh_s

@@ -74,3 +74,20 @@ def test_a_queue_one_max_green_cannot_clear_counts_once_per_max_green_it_needs()
     assert weighted[short] == [(0.0, 0.0, pytest.approx(queued * need / phases[short].max_green_s))]
     # a queue its max green clears keeps its count
     assert weighted[long_] == plain[long_] == [(0.0, 0.0, per_group * len(phases[long_].groups))]
+
+
+def test_unseen_demand_is_the_entry_loop_flow_from_the_zones_reach():
+    imp = runner.import_lights(str(NET))[0]
+    names = [g.name for g in imp.intersection.groups]
+    unseen = controllers.Schedule(controllers.PhaseModel(imp), unseen=True)
+    unseen.clusters(0.0, _reading(names, 0))
+    out = unseen.clusters(120.0, _reading(names, 12))  # 24 veh per phase in 120 s: 0.2 veh/s
+    assert out == [[], []]  # no clusters of its own
+    assert unseen.unseen_rate == [pytest.approx(0.2), pytest.approx(0.2)]
+    assert unseen.unseen_from_s == [10.0, 10.0]
+    # zones that see the whole horizon leave nothing unseen
+    unseen.clusters(240.0, _reading(names, 24, sensed_s=200.0))
+    assert unseen.unseen_rate == [0.0, 0.0]
+    off = controllers.make("schedule", imp)
+    off.clusters(120.0, _reading(names, 12))
+    assert off.unseen_rate is None  # off by default: the plan is as without it

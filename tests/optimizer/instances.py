@@ -73,11 +73,12 @@ def arrays(inst):
     return np.array(cl_ptr, np.int64), cl, np.array(timing, dtype=np.float64).T.copy()
 
 
-def run_kernel(inst, capacity=8, dp_end=None):
+def run_kernel(inst, capacity=8, dp_end=None, rates=None, horizon=INF, rates_from=None):
     """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's.
 
     dp_end: per phase, where the rows the DP plans end (default: all rows; the rest are the
-    greedy tail)."""
+    greedy tail). rates, horizon, rates_from: unseen demand per phase (veh/s), the horizon it
+    is charged up to and when it can first arrive (default 0)."""
     cl_ptr, cl, tim = arrays(inst)
     current, elapsed = inst[5], inst[6]
     ends = cl_ptr[1:].copy() if dp_end is None else np.array(dp_end, np.int64)
@@ -91,8 +92,27 @@ def run_kernel(inst, capacity=8, dp_end=None):
     )
     g_ph, g_t, g_k = np.empty(n + 1, np.int64), np.empty((n + 1, 2)), np.empty(n + 1, np.int64)
     cl_t, info = np.zeros((n, 2)), np.zeros(7)
+    n_ph = tim.shape[0]
+    rate = np.zeros(n_ph) if rates is None else np.array(rates, np.float64)
+    we = np.empty((n_x * capacity, n_ph))
     n_g = kernels._schedule(
-        cl_ptr, ends, cl, tim, current, elapsed, *ws, capacity, g_ph, g_t, g_k, cl_t, info
+        cl_ptr,
+        ends,
+        cl,
+        tim,
+        current,
+        elapsed,
+        *ws,
+        capacity,
+        g_ph,
+        g_t,
+        g_k,
+        cl_t,
+        info,
+        rate,
+        np.zeros(n_ph) if rates_from is None else np.array(rates_from, np.float64),
+        float(horizon),
+        we,
     )
     if n_g < 0:
         return None

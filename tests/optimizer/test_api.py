@@ -1,6 +1,7 @@
 """The public optimizer API: answers and refusals."""
 
 import math
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -167,6 +168,13 @@ def test_schedule_accepts_a_cluster_table_and_numpy_scalars():
         ({"elapsed_s": -1.0}, "elapsed_s must be a finite number >= 0, got -1.0"),
         ({"horizon_s": 0.0}, "horizon_s must be a finite number > 0"),
         ({"max_work": 0}, "max_work must be an integer >= 1, got 0"),
+        ({"unseen_rate": [0.1, -0.2, 0.0]}, r"unseen_rate\[1\] must be finite and >= 0, got -0.2"),
+        (
+            {"unseen_rate": [0.1, math.nan, 0.0]},
+            r"unseen_rate\[1\] must be finite and >= 0, got nan",
+        ),
+        ({"unseen_rate": [0.1, 0.2]}, r"unseen_rate has 2 entries but there are 3 phases"),
+        ({"unseen_rate": 0.1}, r"unseen_rate must be a flat sequence of numbers, got 0.1"),
     ],
 )
 def test_schedule_refuses_bad_input(kwargs, message):
@@ -302,3 +310,40 @@ def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
     assert t.rows[:, 2].sum() == pytest.approx(given_veh)
     tail = sum(t.rows[s.tail_from[p] : t.ptr[p + 1], 2].sum() for p in range(t.n_phases))
     assert s.tail_veh == pytest.approx(tail)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_api_problems(), st.sampled_from([64, 4096]))
+def test_schedule_zero_unseen_rate_is_no_unseen_rate(problem, max_work):
+    clusters, timing, current, elapsed = problem
+    plain = schedule(clusters, timing, current, elapsed, max_work=max_work)
+    zeros = schedule(
+        clusters, timing, current, elapsed, max_work=max_work, unseen_rate=[0.0] * timing.n_phases
+    )
+    for f in fields(plain):
+        a, b = getattr(plain, f.name), getattr(zeros, f.name)
+        if f.name == "clusters":
+            a, b = (a.ptr, a.rows), (b.ptr, b.rows)
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True)), f.name
+        elif isinstance(a, np.ndarray):
+            assert np.array_equal(a, b), f.name
+        else:
+            assert a == b, f.name
+
+
+def test_schedule_unseen_rate_ends_a_green_that_keeps_another_phase_red():
+    # Phase 0 green with a car every 3 s from 1 s to 10 s; phase 1 one car waiting. Without
+    # unseen demand the plan serves phase 0's stream (green to 12 s); 1 veh/s unseen on phase 1
+    # charges the red that imposes (1 x red^2 / 2), and the plan switches now.
+    clusters = [[(1.0 + 3.0 * i, 0.0, 1.0) for i in range(4)], [(0.0, 0.0, 1.0)]]
+    plain = schedule(clusters, _timing(2), current=0, elapsed_s=10.0)
+    assert plain.decision == Decision(phase=0, switch=False, next_phase=1, switch_in_s=12.0)
+    much = schedule(clusters, _timing(2), current=0, elapsed_s=10.0, unseen_rate=[0.0, 1.0])
+    assert much.decision == Decision(phase=1, switch=True, next_phase=1, switch_in_s=0.0)
+    # phase 1 red from 0 to 5 s: 1 x 25 / 2, and its green lasts until the 5 unseen vehicles
+    # have left (5 + 2 + 5 x 2 = 17 s)
+    assert much.delay_veh_s > plain.delay_veh_s + 12.5
+    assert much.greens[1].end_s == pytest.approx(17.0)
+    # unseen demand on the green phase itself does not make it end sooner
+    own = schedule(clusters, _timing(2), current=0, elapsed_s=10.0, unseen_rate=[1.0, 0.0])
+    assert own.decision == plain.decision

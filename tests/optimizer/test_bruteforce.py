@@ -117,12 +117,38 @@ class Instance:
         )
 
 
-def brute_force(inst, waits=(0.0,)):
+def unseen_red(red_from, until, first, horizon):
+    """The part of a red [red_from, until] inside [first, horizon] (first: when the unseen
+    demand can first arrive)."""
+    lo, hi = max(red_from, first), min(until, horizon)
+    return hi - lo if hi > lo else 0.0
+
+
+def unseen_delay(rate, red_from, until, horizon, first=0.0):
+    """Unseen arrivals at `rate` during a red [red_from, until] (the part from `first` to the
+    horizon): each waits from its arrival to the red's end, rate x red^2 / 2 in all."""
+    return rate * unseen_red(red_from, until, first, horizon) ** 2 / 2.0
+
+
+def unseen_green_end(m, p, rate, red_from, gs, horizon, first=0.0):
+    """A green from gs lasts until its red's unseen queue has left (start-up lost time, one
+    headway each), within max green."""
+    queue = rate * unseen_red(red_from, gs, first, horizon)
+    return min(gs + m.slt[p] + queue * m.hw[p], gs + m.maxg[p])
+
+
+def brute_force(inst, waits=(0.0,), rates=None, horizon=INF, first=None):
     """Least total delay over every sequence of greens; each green starts at its earliest
-    feasible moment plus each of `waits` (extra rest before it). Returns (delay, greens)."""
+    feasible moment plus each of `waits` (extra rest before it). Returns (delay, greens).
+
+    rates: unseen demand per phase (veh/s); each green then also costs `unseen_delay` of the
+    red it ends (from the end of the phase's last green, min green or service, or from 0)."""
     m = Instance(inst)
     n = [len(r) for r in m.rows]
     best = [INF, None]
+    rates = rates or [0.0] * m.n_ph
+    first = first or [0.0] * m.n_ph
+    red = [0.0] * m.n_ph
 
     def rec(served, last, ready, limit, delay, greens):
         if served == n:
@@ -146,11 +172,15 @@ def brute_force(inst, waits=(0.0,)):
                     if service[-1][1] - gs > m.maxg[p] + 1e-9:
                         continue
                     end = max(service[-1][1], gs + m.ming[p])
+                    end = max(end, unseen_green_end(m, p, rates[p], red[p], gs, horizon, first[p]))
                     nxt = list(served)
                     nxt[p] += k
                     d = m.delay(p, served[p], service)
+                    d += unseen_delay(rates[p], red[p], gs, horizon, first[p])
                     greens.append((p, gs, k))
+                    was, red[p] = red[p], end
                     rec(nxt, p, end + m.clear(p), INF, delay + d, greens)
+                    red[p] = was
                     greens.pop()
 
     if m.current < 0:
@@ -167,16 +197,21 @@ def brute_force(inst, waits=(0.0,)):
         limit = max(deadline, m.first_call(), end) + m.clear(c)
         served = [0] * m.n_ph
         served[c] = k
+        red[c] = end
         rec(served, c, end + m.clear(c), limit, m.delay(c, 0, service), [(c, gs, k)])
     return best[0], best[1]
 
 
-def resimulate(inst, plan, tol=1e-7):
+def resimulate(inst, plan, tol=1e-7, rates=None, horizon=INF, unseen_from=None):
     """Check a plan {greens: [(phase, start, end, clusters)], delay} against the rules by
-    simulating it; returns the total delay the simulation gives."""
+    simulating it; returns the total delay the simulation gives (with `unseen_delay` of every
+    red a green ends, given rates)."""
     m = Instance(inst)
     served = [0] * m.n_ph
     total = 0.0
+    rates = rates or [0.0] * m.n_ph
+    unseen_from = unseen_from or [0.0] * m.n_ph
+    red = [0.0] * m.n_ph
     greens = plan["greens"]
     for g, (p, start, end, k) in enumerate(greens):
         running = g == 0 and m.current >= 0
@@ -202,6 +237,13 @@ def resimulate(inst, plan, tol=1e-7):
             assert plan["starts"][first + j] == pytest.approx(b, abs=tol)
             assert plan["ends"][first + j] == pytest.approx(fin, abs=tol)
         total += m.delay(p, served[p], service)
+        floor = 0.0 if running else -INF
+        if not running:
+            total += unseen_delay(rates[p], red[p], start, horizon, unseen_from[p])
+            floor = unseen_green_end(m, p, rates[p], red[p], start, horizon, unseen_from[p])
+        # the red starts where the plan's green could end: service, min green or the unseen
+        # queue's discharge (not its rest)
+        red[p] = max(service[-1][1] if service else -INF, start + m.ming[p], floor)
         served[p] += k
     assert served == [len(r) for r in m.rows], "not every cluster served"
     assert plan["delay"] == pytest.approx(total, rel=1e-9, abs=1e-7)
@@ -303,3 +345,42 @@ def test_plans_with_a_greedy_tail_are_valid_and_never_beat_the_optimum(case):
     best, _ = brute_force(inst)
     assert plan is not None
     assert resimulate(inst, plan) >= best - 1e-7 * max(1.0, best)
+
+
+# ---------------------------------------------------------------- unseen demand
+
+
+@st.composite
+def with_rates(draw, max_phases=3):
+    inst = draw(instances(max_phases=max_phases, max_clusters=2))
+    n_ph = len(inst[0]) - 1
+    rates = draw(st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0]), min_size=n_ph, max_size=n_ph))
+    first = draw(st.lists(st.sampled_from([0.0, 5.0, 11.5]), min_size=n_ph, max_size=n_ph))
+    return inst, rates, draw(st.sampled_from([20.0, 120.0])), first
+
+
+@settings(max_examples=150, deadline=None)
+@given(with_rates())
+def test_dp_with_unseen_rates_charges_what_it_says_and_never_beats_the_optimum(case):
+    # With rates the DP is a heuristic (when each phase last went red is not part of its
+    # dominance), so it is held to: a valid plan, the charge it reports is the charge of its
+    # greens, and no plan cheaper than the brute force's optimum.
+    inst, rates, horizon, first = case
+    best, _ = brute_force(inst, rates=rates, horizon=horizon, first=first)
+    args = {"capacity": 64, "rates": rates, "horizon": horizon, "rates_from": first}
+    for plan in (reference.schedule(*inst, **args), run_kernel(inst, **args)):
+        total = resimulate(inst, plan, rates=rates, horizon=horizon, unseen_from=first)
+        assert total >= best - 1e-7 * max(1.0, best)
+
+
+def test_brute_force_unseen_charge_known_value():
+    # One phase red (phase 1, 0.5 veh/s) until its green at 5 s: 0.5 x 5^2 / 2 = 6.25 (and its
+    # 2.5 unseen vehicles need 2 + 5 s of green: no more than its min green).
+    timing = [[5.0, 5.0], [20.0, 20.0], [3.5, 3.5], [1.5, 1.5], [2.0, 2.0], [2.0, 2.0]]
+    inst = ([0, 0, 1], [0.0], [0.0], [1.0], timing, 0, 30.0)
+    best, greens = brute_force(inst, rates=[0.0, 0.5])
+    assert best == pytest.approx(7.0 + 1.0 + 6.25)  # its car waits to 7 s, + h / 2
+    for plan in _both(inst):
+        assert plan["delay"] == pytest.approx(8.0)
+    plan = run_kernel(inst, rates=[0.0, 0.5])
+    assert plan["delay"] == pytest.approx(best)
