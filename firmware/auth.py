@@ -1,8 +1,9 @@
 """Signed commands on the controller: operator signatures and the gateway's link tags.
 
-Imported for one command and unloaded after it (controller.py): on MicroPython loaded code takes
-heap, about 2 KB for this module, which the running controller does not have to spare. The state
-it keeps (replay ring and floor, Unix time heard, link counter) lives in the Controller.
+Loaded at start-up with keys and kept; without keys loaded for one command and unloaded after it
+(app.py, controller.py). The state it keeps (replay ring and floor, Unix time heard, link
+counter) lives in the Controller. A check needs little heap: `mac` is given the canonical
+bytes' fields, not the bytes.
 
 Operator (SIGNED COMMAND): HMAC-SHA256(K, canonical bytes), the canonical bytes rebuilt from the
 controller's own site and intersection ids and the command's name (docs/architecture.md, "Signed
@@ -12,7 +13,7 @@ floor, the largest ts evicted from it; expiry against the largest Unix time hear
 Gateway (COMMAND + link trailer): the first 16 bytes of HMAC-SHA256(link key, b"greenwave-link-1"
 + >IIBB(boot id, counter, code, arg)); the counter must grow within a boot.
 
-MicroPython has `hashlib.sha256` but no `hmac`: the textbook HMAC is written out in `mac`.
+MicroPython has `hashlib.sha256` but no `hmac`: the textbook HMAC is written out (`mac`).
 """
 
 import hashlib
@@ -31,22 +32,38 @@ _RING = const(8)
 _EPOCH = 1700000000  # Unix seconds - _EPOCH: a board's small int until 2057 (not one itself)
 
 
-def mac(key, msg):
-    """HMAC-SHA256 (RFC 2104): sha256((K ^ opad) + sha256((K ^ ipad) + msg))."""
+def mac(key, *msg):
+    """HMAC-SHA256 (RFC 2104), sha256((K ^ opad) + sha256((K ^ ipad) + m)), of the message m
+    made of the parts `msg` with b"\\n" between them, an int part written in decimal as
+    str(x).encode() gives it. The parts are fed to the hash one by one: m is never built, which
+    would take heap a check may not have."""
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
-    k = bytearray(64)
-    k[: len(key)] = key
+    h = hashlib.sha256()  # inner and outer hash first, while the heap's larger holes are free
+    o = hashlib.sha256()
+    b = bytearray(1)  # the pads and an int's digits go through it byte by byte
+    n = len(key)
     for i in range(64):
-        k[i] ^= 0x36
-    h = hashlib.sha256(k)
-    h.update(msg)
-    d = h.digest()
-    for i in range(64):
-        k[i] ^= 0x6A  # 0x36 ^ 0x5C: from ipad to opad
-    h = hashlib.sha256(k)
-    h.update(d)
-    return h.digest()
+        b[0] = (key[i] if i < n else 0) ^ 0x36
+        h.update(b)
+        b[0] ^= 0x6A  # 0x36 ^ 0x5C: from ipad to opad
+        o.update(b)
+    for i in range(len(msg)):
+        if i:
+            h.update(b"\n")
+        x = msg[i]
+        if isinstance(x, int):
+            p = 1
+            while p * 10 <= x:
+                p *= 10
+            while p:
+                b[0] = 48 + x // p % 10
+                h.update(b)
+                p //= 10
+        else:
+            h.update(x)
+    o.update(h.digest())
+    return o.digest()
 
 
 def check(ctl, p, signed):
@@ -60,7 +77,7 @@ def check(ctl, p, signed):
         if n != 22 or not keys:
             return 0, 0, "bad link signature"
         code, arg, ctr = struct.unpack_from(">BBI", p, 0)
-        tag = mac(keys[2], b"greenwave-link-1" + struct.pack(">IIBB", ctl.boot, ctr, code, arg))
+        tag = mac(keys[2], struct.pack(">16sIIBB", b"greenwave-link-1", ctl.boot, ctr, code, arg))
         d = 0
         for i in range(16):  # constant time
             d |= tag[i] ^ p[6 + i]
@@ -73,7 +90,7 @@ def check(ctl, p, signed):
     if n < 59 or n - 43 - p[42] < 16 or n - 43 - p[42] > 64:
         return 0, 0, "malformed command"
     code, arg, ts, exp = struct.unpack_from(">BBII", p, 0)
-    kid = p[43 : 43 + p[42]]
+    kid = bytes(p[43 : 43 + p[42]])  # p is a view (protocol.Reader.payload); a dict key is bytes
     nonce = p[43 + p[42] :]
     if not keys or not keys[1]:
         return 0, 0, "no operator keys"
@@ -85,9 +102,7 @@ def check(ctl, p, signed):
     name = names[code] if code < 7 else None
     if name is None:
         return 0, 0, "not an operator command"
-    sig = mac(key, b"\n".join((b"greenwave-cmd-1", keys[0], ctl.cfg.id.encode(), name,
-                               str(arg).encode(), kid, str(ts).encode(), str(exp).encode(),
-                               nonce)))  # fmt: skip
+    sig = mac(key, b"greenwave-cmd-1", keys[0], ctl.cfg.id.encode(), name, arg, kid, ts, exp, nonce)
     d = 0
     for i in range(32):  # constant time
         d |= sig[i] ^ p[10 + i]

@@ -165,7 +165,7 @@ class Reader:
 
         COBS is undone as the bytes arrive, straight into the decode buffer. When a good frame
         ended there, `mtype` is its type (else -1), `seq` its sequence number, `plen` its payload
-        length, and `payload()` copies the payload out. Use either `push` or `feed` on one
+        length, and `payload()` is a view of the payload. Use either `push` or `feed` on one
         Decoder (the gateway's subclass), not both.
         """
         self.mtype = -1
@@ -247,8 +247,10 @@ class Reader:
         return d[o] << 24 | d[o + 1] << 16 | d[o + 2] << 8 | d[o + 3]
 
     def payload(self):
-        """The payload of the frame `push` just completed, as bytes (this allocates)."""
-        return bytes(self._dec_mv[_HEADER : _HEADER + self.plen])
+        """The payload of the frame `push` just completed, a view of the decode buffer good until
+        the next `push`: a copy of a signed command would be 140 bytes in one piece, which a
+        heap that has run for a while may not have (the view is 32 bytes)."""
+        return self._dec_mv[_HEADER : _HEADER + self.plen]
 
 
 # --- payloads ---------------------------------------------------------------------------------

@@ -70,6 +70,14 @@ def test_hmac_is_rfc_4231():
     assert _hex(mac) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
 
 
+def test_mac_of_parts_is_the_mac_of_their_canonical_bytes():
+    # the controller gives mac the fields, ints among them, not the joined bytes
+    parts = (b"greenwave-cmd-1", b"demo", 0, 7, 10, 255, T, b"n")
+    want = b"greenwave-cmd-1\ndemo\n0\n7\n10\n255\n1764000000\nn"
+    assert A.mac(K, *parts) == A.mac(K, want)
+    assert A.mac(K, b"") == A.mac(K)  # no parts: the empty message
+
+
 def test_an_operator_signed_preempt_is_accepted_and_a_link_signed_one_is_not():
     g = keyed()
     assert send(g, P.T_SIGNED, signed("preempt", P.CMD_PREEMPT, 1, T, nonce(1)), 50) == [

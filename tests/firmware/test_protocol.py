@@ -387,7 +387,7 @@ def _push_all_n(dec, buf, n):
     while i < n:
         i = dec.push(buf, i, n)
         if dec.mtype >= 0:
-            got.append((dec.mtype, dec.seq, dec.payload()))
+            got.append((dec.mtype, dec.seq, bytes(dec.payload())))  # a view: copied
     return got
 
 
