@@ -83,9 +83,10 @@ async def _task(i, hal, ctl, beats, sh):
         sh[1] = e
 
 
-async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
+async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
     """Run the controller's tasks until the HAL asks to quit; raise what a task raised. `keys`
-    and `boot` (the boot id) as Controller takes them."""
+    and `boot` (the boot id) as Controller takes them; `floor` is the replay floor on flash
+    (boot.load_floor), kept up to date there as operator commands are accepted."""
     # One module at a time, leaves first, collecting in between: loading a module needs room
     # beyond what it keeps, and nested imports would need it for several at once. So the
     # modules only some configs use are loaded here too, not where they are first needed:
@@ -110,6 +111,8 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
     gc.collect()
     now = hal.now_ms()
     ctl = Controller(cfg, now, keys, boot)
+    ctl.floor = floor  # commands accepted before this boot are "replayed or stale"
+    rn = 0  # ctl.ring_next when the floor on flash was last brought up to date
     if boot_detail:
         ctl.event(now, _EV_BOOT, boot_detail)
     hal.write_heads(now, ctl.signals)
@@ -142,6 +145,13 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
         if not latched and ctl.mon.fault_code:
             latched = True  # on flash too: a reset must not put the heads back in service
             _note(flash, "fault", ctl.mon.fault_detail.encode()[:200])
+        if ctl.ring_next != rn:
+            # an operator command was accepted (at most two reach a tick, the ring holds 8):
+            # the largest ts accepted (ring: nonce CRCs, then their ts) is the next boot's floor
+            rn = ctl.ring_next
+            r = ctl.ring  # made by auth.py with the first one: not None now
+            floor = max(ctl.floor, max(r[len(r) >> 1 :]))  # pyright: ignore[reportOptionalSubscript, reportArgumentType]
+            _note(flash, "floor", b"%d %d" % (floor, floor))
         if not steady and ticks.diff(now, started) >= _STEADY_MS:
             steady = True
             _note(flash, "resets", b"0")  # a run of abnormal resets is over
@@ -149,19 +159,24 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0):
 
 
 def _note(flash, name, data):
-    # crashlog's files, written without loading crashlog: importing a module at run time takes
-    # heap the running controller does not have (its names alone can need a new qstr pool)
+    # crashlog's files and the replay floor, written without loading crashlog: importing a module
+    # at run time takes heap the running controller does not have (its names alone can need a
+    # new qstr pool). Through a temp file and a rename: a power cut leaves old or new content.
+    import os
+
     try:
-        with open(flash + "/" + name, "wb") as f:
+        p = flash + "/" + name
+        with open(p + ".tmp", "wb") as f:
             f.write(data)
-    except OSError as e:
+        os.rename(p + ".tmp", p)
+    except Exception as e:  # OSError, or MemoryError: the controller runs on without the note
         print("cannot write", name, e)
 
 
 def run():
     from . import boot
 
-    hal, cfg, mode, detail, maint_s, keys = boot.start()
+    hal, cfg, mode, detail, maint_s, keys, floor = boot.start()
     boot_id = boot.boot_id()
     del boot
     unload("boot")
@@ -169,7 +184,8 @@ def run():
     n = cfg.n_groups if cfg is not None else hal.heads
     try:
         if cfg is not None:
-            asyncio.run(main(hal, cfg, None if detail == "reset power" else detail, keys, boot_id))
+            detail = None if detail == "reset power" else detail
+            asyncio.run(main(hal, cfg, detail, keys, boot_id, floor))
         else:
             from .safemode import run as safe
 

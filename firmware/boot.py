@@ -120,6 +120,26 @@ def load_keys(dirpath):
         return None, "keys.json: %r" % e
 
 
+def load_floor(dirpath):
+    """(replay floor, problem or None) from the file `floor` on flash: the largest ts (Unix
+    seconds - auth._EPOCH) of an operator command accepted before this boot, which app.main
+    writes as b"<ts> <ts>" (temp file and rename) when it accepts one. The controller refuses
+    every command signed at or before it ("replayed or stale"). No file is 0, quietly; a
+    damaged one is 0 and a problem to report."""
+    try:
+        with open(dirpath + "/floor", "rb") as f:
+            b = f.read(32)
+    except OSError:
+        return 0, None
+    p = b.split()
+    try:
+        if len(p) == 2 and p[0] == p[1] and 0 <= int(p[0]) < 0x40000000:
+            return int(p[0]), None
+    except ValueError:
+        pass
+    return 0, "floor: %r" % b[:24]
+
+
 def boot_id():
     """A random 30-bit id for this boot (a board's small int): link tags bind to it."""
     import os
@@ -134,8 +154,9 @@ def boot_id():
 
 
 def start():
-    """(hal, cfg or None, mode, detail, maintenance s, keys): cfg is None when the app must not
-    run (safe or maintenance mode, or no usable config on flash); keys as `load_keys` says."""
+    """(hal, cfg or None, mode, detail, maintenance s, keys, floor): cfg is None when the app
+    must not run (safe or maintenance mode, or no usable config on flash); keys as `load_keys`
+    says, floor as `load_floor` (0 without keys)."""
     hal = make_hal()
     flash = hal.flash_dir
     from . import crashlog
@@ -146,6 +167,7 @@ def start():
     unload("crashlog")
     cfg = None
     keys = None
+    floor = 0
     if run_app:
         try:
             cfg, source = load_config(flash)
@@ -168,6 +190,10 @@ def start():
             keys, problem = load_keys(flash)
             if problem:
                 detail += "; no operator keys: " + problem
+            if keys is not None:
+                floor, problem = load_floor(flash)
+                if problem:
+                    detail += "; replay floor 0: " + problem
         unload("config")
         unload("storage")
-    return hal, cfg, mode, detail, maint_s, keys
+    return hal, cfg, mode, detail, maint_s, keys, floor
