@@ -65,6 +65,9 @@ class Bench:
             decision_period_s=1e9,
             outbox=Outbox(str(tmp_path / "outbox.db")),
         ).start()
+        # steady state: the optimizer's kernels load in a thread at start (about a second with
+        # a warm cache), and while they load the serial loop waits on the GIL (p99 15-18 ms)
+        assert self.gw._optimizer_ready.wait(120), "the optimizer's kernels did not load"
         self.seq = 0
 
     def frame(self, mtype, payload):
