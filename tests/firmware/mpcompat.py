@@ -33,3 +33,13 @@ def rmtree(path):
     for name in os.listdir(path):
         os.remove(path + "/" + name)
     os.rmdir(path)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)

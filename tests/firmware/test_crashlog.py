@@ -1,14 +1,9 @@
 # Runs on CPython (pytest) and on MicroPython (mprun.py): plain functions and asserts only.
 import os
 
-from mpcompat import rmtree, tmpdir
+from mpcompat import rmtree, tmpdir, write_bytes
 
 from firmware import crashlog as C
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def test_a_crash_record_is_bounded_ascii_and_read_once():
@@ -59,7 +54,7 @@ def test_three_abnormal_resets_in_a_row_mean_safe_mode_until_a_steady_run():
 def test_a_broken_count_file_counts_as_zero():
     d = tmpdir("crashlog")
     try:
-        _write(d + "/" + C.RESETS, b"\xff\x00garbage")
+        write_bytes(d + "/" + C.RESETS, b"\xff\x00garbage")
         assert C.resets(d) == 0
         assert C.boot(d, "wdt")[0] == C.RUN and C.resets(d) == 1
     finally:
@@ -72,12 +67,12 @@ def test_maintenance_by_flag_or_strap_and_a_bad_flag_is_ignored():
         C.set_resets(d, 5)
         assert C.boot(d, "power", strap=True) == (C.MAINTENANCE, "maintenance (strap)", 0)
         assert C.resets(d) == 0  # a technician was here: the next normal boot tries the app
-        _write(d + "/" + C.MAINT, b"600\n")
+        write_bytes(d + "/" + C.MAINT, b"600\n")
         assert C.boot(d, "power") == (C.MAINTENANCE, "maintenance (flag)", 600)
         C.end_maintenance(d)
         assert C.boot(d, "power")[0] == C.RUN
         for bad in (b"0", b"-5", b"forever", b"999999"):
-            _write(d + "/" + C.MAINT, bad)
+            write_bytes(d + "/" + C.MAINT, bad)
             assert C.boot(d, "power")[0] == C.RUN, bad
             assert C.MAINT not in os.listdir(d), bad
     finally:
@@ -103,7 +98,7 @@ def test_describe_names_the_error_and_the_innermost_function_first():
 def test_a_latched_fault_keeps_every_later_boot_in_safe_mode_until_a_technician_comes():
     d = tmpdir("crashlog")
     try:
-        _write(d + "/fault", b"conflict: n and e green")
+        write_bytes(d + "/fault", b"conflict: n and e green")
         mode, detail, _ = C.boot(d, "power")
         assert mode == C.SAFE, (mode, detail)
         assert detail.startswith("safe mode: latched fault: conflict: n and e green"), detail

@@ -8,7 +8,7 @@ import os
 import sys
 
 from configs import two
-from mpcompat import rmtree, tmpdir
+from mpcompat import read_bytes, rmtree, tmpdir, write_bytes
 from test_app import FakeHal
 from test_auth import KEYS, SITE, T, nonce, signed
 
@@ -43,16 +43,6 @@ def _acks(hal):
     return [G.unpack_ack(p)[1:] for t, _, p in G.Decoder().feed(hal.sent) if t == G.T_ACK]
 
 
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
 def test_no_file_is_floor_zero_quietly_and_a_note_reads_back():
     d = tmpdir("floor")
     try:
@@ -76,10 +66,10 @@ def test_a_damaged_floor_is_zero_and_says_what_it_holds():
             b"-5 -5",
             b"1073741824 1073741824",
         ):
-            _write(d + "/floor", bad)
+            write_bytes(d + "/floor", bad)
             floor, problem = boot.load_floor(d)
             assert floor == 0 and problem == "floor: %r" % bad, (bad, floor, problem)
-        _write(d + "/floor", b"7 7\n")  # a trailing newline is no damage
+        write_bytes(d + "/floor", b"7 7\n")  # a trailing newline is no damage
         assert boot.load_floor(d) == (7, None)
     finally:
         rmtree(d)
@@ -93,7 +83,7 @@ def test_a_command_accepted_before_a_reboot_is_refused_after_it():
         asyncio.run(app.main(hal, _load(two()), None, KEYS, 1, 0))
         # checked and remembered whatever the sequencer said (no gateway: not in remote mode)
         assert _acks(hal) == [(G.ACK_REFUSED, "not in remote mode")], _acks(hal)
-        assert _read(d + "/floor") == b"%d %d" % (T - _EPOCH, T - _EPOCH)
+        assert read_bytes(d + "/floor") == b"%d %d" % (T - _EPOCH, T - _EPOCH)
         floor, problem = boot.load_floor(d)
         assert (floor, problem) == (T - _EPOCH, None)
 
@@ -132,13 +122,13 @@ def test_boot_reads_the_floor_with_keys_and_reports_a_damaged_one():
     d = tmpdir("floor")
     try:
         storage.save(d, two())
-        _write(d + "/floor", b"99 99")
+        write_bytes(d + "/floor", b"99 99")
         _, cfg, _, detail, _, keys, floor = _start(d)
         assert cfg is not None and keys is None and floor == 0  # no keys: no signed commands
         storage.save(d, _keys_file(), "keys")
         _, _, _, detail, _, keys, floor = _start(d)
         assert keys is not None and floor == 99 and detail == "reset power", detail
-        _write(d + "/floor", b"99 98")
+        write_bytes(d + "/floor", b"99 98")
         _, _, _, detail, _, keys, floor = _start(d)
         assert keys is not None and floor == 0, floor
         assert detail == "reset power; replay floor 0: floor: b'99 98'", detail

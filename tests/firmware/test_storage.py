@@ -5,23 +5,13 @@ import json
 import os
 import sys
 
-from mpcompat import raises, rmtree, tmpdir
+from mpcompat import raises, read_bytes, rmtree, tmpdir, write_bytes
 
 from firmware import storage
 
 OLD = {"v": 1, "id": "old", "startup_flash": 5000}
 NEW = {"v": 1, "id": "new", "startup_flash": 6000}
 NEWER = {"v": 1, "id": "newer", "startup_flash": 7000}
-
-
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def _write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def _file(body, version=1, length=None):
@@ -42,7 +32,7 @@ def test_round_trip_and_last_good_kept():
         storage.save(d, NEW)
         assert storage.load(d) == (NEW, "config.json")
         assert sorted(os.listdir(d)) == ["config.json", "config.lkg"]
-        assert _read(d + "/config.json").startswith(b"GWCFG 1 ")
+        assert read_bytes(d + "/config.json").startswith(b"GWCFG 1 ")
         os.remove(d + "/config.json")
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
@@ -64,10 +54,10 @@ def test_corrupted_byte_falls_back_to_last_good():
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
-        raw = bytearray(_read(d + "/config.json"))
+        raw = bytearray(read_bytes(d + "/config.json"))
         i = raw.index(b"6000")
         raw[i] = ord("7")  # still valid JSON: only the checksum can catch it
-        _write(d + "/config.json", raw)
+        write_bytes(d + "/config.json", raw)
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
         rmtree(d)
@@ -78,9 +68,9 @@ def test_corrupted_header_falls_back_to_last_good():
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
-        raw = bytearray(_read(d + "/config.json"))
+        raw = bytearray(read_bytes(d + "/config.json"))
         raw[10] ^= 0x01  # inside the length or digest field
-        _write(d + "/config.json", raw)
+        write_bytes(d + "/config.json", raw)
         assert storage.load(d) == (OLD, "config.lkg")
     finally:
         rmtree(d)
@@ -90,9 +80,9 @@ def test_truncated_or_padded_current_refused():
     d = tmpdir("storage")
     try:
         storage.save(d, OLD)
-        raw = _read(d + "/config.json")
+        raw = read_bytes(d + "/config.json")
         for bad in (raw[:-3], raw + b" ", raw[:5], b""):
-            _write(d + "/config.json", bad)
+            write_bytes(d + "/config.json", bad)
             e = raises(storage.StorageError, storage.load, d)
             assert "config.json" in e.problems[0], e.problems
     finally:
@@ -105,7 +95,7 @@ def test_truncated_tmp_left_behind_is_ignored():
         storage.save(d, OLD)
         storage.save(d, NEW)
         whole = _file(json.dumps(NEWER).encode())
-        _write(d + "/config.tmp", whole[: len(whole) // 2])  # a save cut short
+        write_bytes(d + "/config.tmp", whole[: len(whole) // 2])  # a save cut short
         assert storage.load(d) == (NEW, "config.json")
         storage.save(d, NEWER)  # the next save starts the tmp file afresh
         assert storage.load(d) == (NEWER, "config.json")
@@ -117,7 +107,7 @@ def test_truncated_tmp_left_behind_is_ignored():
 def test_wrong_format_version_refused():
     d = tmpdir("storage")
     try:
-        _write(d + "/config.json", _file(json.dumps(NEW).encode(), version=2))
+        write_bytes(d + "/config.json", _file(json.dumps(NEW).encode(), version=2))
         e = raises(storage.StorageError, storage.load, d)
         assert "format version 2" in str(e), str(e)
         storage.save(d, OLD)  # an unreadable current file is dropped, not kept as lkg
@@ -130,8 +120,8 @@ def test_wrong_format_version_refused():
 def test_valid_checksum_but_not_an_object_refused():
     d = tmpdir("storage")
     try:
-        _write(d + "/config.json", _file(b"[1, 2]"))
-        _write(d + "/config.lkg", _file(b"{nope"))
+        write_bytes(d + "/config.json", _file(b"[1, 2]"))
+        write_bytes(d + "/config.lkg", _file(b"{nope"))
         e = raises(storage.StorageError, storage.load, d)
         assert "not a JSON object" in e.problems[0], e.problems
         assert "not JSON" in e.problems[1], e.problems
@@ -148,9 +138,9 @@ def test_neither_usable_is_a_clear_error():
         storage.save(d, OLD)
         storage.save(d, NEW)
         for name in ("config.json", "config.lkg"):
-            raw = bytearray(_read(d + "/" + name))
+            raw = bytearray(read_bytes(d + "/" + name))
             raw[-2] ^= 0x20
-            _write(d + "/" + name, raw)
+            write_bytes(d + "/" + name, raw)
         e = raises(storage.StorageError, storage.load, d)
         assert e.problems == [
             "config.json: checksum mismatch",
@@ -165,7 +155,7 @@ def test_save_over_broken_current_keeps_older_last_good():
     try:
         storage.save(d, OLD)
         storage.save(d, NEW)
-        _write(d + "/config.json", b"GWCFG 1 9999 00\n{}")
+        write_bytes(d + "/config.json", b"GWCFG 1 9999 00\n{}")
         storage.save(d, NEWER)
         assert storage.load(d) == (NEWER, "config.json")
         os.remove(d + "/config.json")
@@ -178,11 +168,11 @@ def test_save_refuses_bad_values_without_touching_files():
     d = tmpdir("storage")
     try:
         storage.save(d, OLD)
-        before = _read(d + "/config.json")
+        before = read_bytes(d + "/config.json")
         raises(TypeError, storage.save, d, [1, 2])
         raises(TypeError, storage.save, d, {"x": object()})
         raises(storage.StorageError, storage.save, d, {"x": "a" * storage.MAX_BYTES})
-        assert _read(d + "/config.json") == before
+        assert read_bytes(d + "/config.json") == before
         assert "config.lkg" not in os.listdir(d)
     finally:
         rmtree(d)
@@ -329,8 +319,8 @@ def test_keys_are_a_store_of_their_own_with_no_last_good_copy():
         newer = {"v": 1, "site": "demo", "operators": {}, "link": "33" * 32}
         storage.save(d, newer, "keys")  # alice's key withdrawn
         assert sorted(os.listdir(d)) == ["config.json", "keys.json"]
-        body = _read(d + "/keys.json")
-        _write(d + "/keys.json", body[:-3])  # damaged: no older keys come back
+        body = read_bytes(d + "/keys.json")
+        write_bytes(d + "/keys.json", body[:-3])  # damaged: no older keys come back
         e = raises(storage.StorageError, storage.load, d, "keys")
         assert len(e.problems) == 1 and e.problems[0].startswith("keys.json: length")
     finally:
@@ -352,7 +342,7 @@ def test_boot_reads_the_keys_for_the_controller_or_says_why_not():
         )
         keys, problem = boot.load_keys(d)
         assert keys is None and problem.startswith("keys.json: ")
-        _write(d + "/keys.json", b"GWCFG 1 2 00\n{}")
+        write_bytes(d + "/keys.json", b"GWCFG 1 2 00\n{}")
         keys, problem = boot.load_keys(d)
         assert keys is None and "checksum" in problem
     finally:
