@@ -122,6 +122,22 @@ class Schedule:
             phase_clusters(queue[p], arrivals[p], sat_headway_s=self.headway_s[p]) for p in range(n)
         ]
 
+    def outflow(self) -> dict[str, list[list[float]]]:
+        """The latest plan's departures over the stop line, per phase name: [[from_s,
+        duration_s, vehicles], ...] from the plan's time. A downstream neighbour adds its
+        travel time and turning share (edge.optimizer.projected_outflow) to see the platoons
+        before its own detectors do."""
+        from edge.optimizer import projected_outflow
+
+        if self.last is None:
+            return {}
+        return {
+            ph.name: [[round(a, 2), round(d, 2), round(n, 2)]
+                      for a, d, n in projected_outflow(self.last, p, travel_s=0.0,
+                                                       horizon_s=self.horizon_s)]
+            for p, ph in enumerate(self.ix.phases)
+        }  # fmt: skip
+
     def decide(self, now_s: float, current: int, elapsed_s: float) -> tuple[int, dict]:
         from edge.optimizer import schedule
 

@@ -508,6 +508,10 @@ class Gateway:
             self._starving = None
         now = self.clock.s()
         best, plan = self.planner.decide(now, current, now - st["since"])
+        outflow = getattr(self.planner, "outflow", None)
+        if outflow is not None:  # coordination: what this plan sends downstream, and when
+            self._publish(self.topics.outflow, {"t": round(now, 3), "phases": outflow()},
+                          qos=0, retain=True)  # fmt: skip
         request = (P.CMD_HOLD, current) if best == current else (P.CMD_SWITCH, best)
         # one request per decision change: the controller keeps a request until it is served
         key = (request, current, st["signals"])

@@ -24,6 +24,7 @@ class Topics:
             "plan",
             "health",
             "history",
+            "outflow",
         ):
             return f"{self.base}/{name}"
         raise AttributeError(name)

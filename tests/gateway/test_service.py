@@ -447,6 +447,13 @@ def test_the_schedule_optimizer_switches_to_a_phase_whose_queue_grows(make_rig):
     # its queue is still there and still growing: the new green is held for it
     again = rig.decision(lambda d: d["from"] == rig.ix.phases[target].name)
     assert (again["request"], again["phase"]) == ("hold", rig.ix.phases[target].name)
+    # the plan's departures, published (retained) for downstream neighbours: the target's
+    # platoon leaves over the stop line within the horizon, while its green is held
+    name = rig.ix.phases[target].name
+    out = rig.inbox.wait("outflow", lambda m: m["phases"].get(name))
+    assert set(out["phases"]) == {p.name for p in rig.ix.phases}
+    assert sum(n for _, _, n in out["phases"][name]) >= 1
+    assert all(0 <= a < 120 and dur >= 0 for a, dur, _ in out["phases"][name])
 
 
 def test_the_schedule_optimizer_ends_a_green_with_nothing_waiting_for_a_waiting_car(make_rig):
