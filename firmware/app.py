@@ -94,8 +94,7 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
     # (signed commands) with keys, which then stays (loaded for each command it would need
     # about 6 KB free at once, which a 64 KiB heap does not have).
     names = ["protocol", "link", "monitor", "sequencer", "detectors", "controller"]
-    if cfg.rings is not None:
-        names.insert(4, "rings")
+    names.insert(4, "rings" if cfg.rings is not None else "free")  # the sequencer's half
     if cfg.det_diag:
         names.insert(0, "diagnostics")
     if keys is not None:

@@ -28,7 +28,9 @@ called with the other rings red, then normal service resumes.
 
 `state` is GREEN while the rings run; `phase` is the first ring's green phase (-1 when no ring is
 green). Per ring r, `ring[r * _W + k]` holds field k (_ST state, _PH phase, ...): one flat list,
-as every list costs heap.
+as every list and every attribute costs heap; the rest of the ring structure (a ring's order, a
+barrier group's phases) is read from `cfg.rings` when needed, and `_at` holds each phase's ring
+and barrier group.
 """
 
 from . import ticks
@@ -42,14 +44,11 @@ except ImportError:  # CPython
         return __x
 
 
-IDLE = const(6)  # a ring showing red with no phase: at the barrier or without a call
+_IDLE = const(6)  # a ring showing red with no phase: at the barrier or without a call
 # sequencer's numbers, as private consts: inlined, where imported names would take heap
 _GREEN = const(2)
 _YELLOW = const(3)
 _ALL_RED = const(4)
-_GAP_OUT = const(1)
-_MAX_OUT = const(2)
-_FORCE_OFF = const(3)
 _PREEMPTED = const(4)
 _G = const(71)  # ord("G")
 _Y = const(121)  # ord("y")
@@ -60,9 +59,9 @@ _SWITCH = const(2)
 _CALL = const(4)
 _REFUSED = const(1)
 # fields of a ring in `ring`
-_ST = const(0)  # state: _GREEN, _YELLOW, _ALL_RED or IDLE
+_ST = const(0)  # state: _GREEN, _YELLOW, _ALL_RED or _IDLE
 _PH = const(1)  # phase (green or clearing), -1 none
-_NX = const(2)  # where the clearance goes (-1: red, IDLE)
+_NX = const(2)  # where the clearance goes (-1: red, _IDLE)
 _PD = const(3)  # ped groups of the green: 0 done or none, 1 walk, 2 clearance
 _TODO = const(4)  # its phases still ahead on this side
 _T = const(5)  # state start (ms); _T.._WT are times
@@ -76,43 +75,27 @@ class RingSequencer(Sequencer):
     """The dual-ring sequencer; build it with `sequencer.Sequencer(cfg, now_ms)`."""
 
     def __init__(self, cfg, now_ms):
-        nr = len(cfg.rings)
-        ns = len(cfg.rings[0])
-        self._nr = nr
-        self._ns = ns
-        self.ring = [0] * (_W * nr)
+        rings = cfg.rings
+        self.ring = [0] * (_W * len(rings))
         n = cfg.n_phases
-        self._ring = bytearray(n)  # ring of phase p
-        self._side = bytearray(n)  # barrier group (side) of phase p
-        self._order = []  # per ring, its phases in service order
-        self._rmask = [0] * nr  # phases of ring r
-        self._gm = [0] * nr  # groups of ring r
-        self._smask = [0] * ns  # phases of side s
-        self._ahead = [0] * n  # phases after p in its ring and side
-        for r in range(nr):
-            self._order.append(b"".join(cfg.rings[r]))
-            for s in range(ns):
-                grp = cfg.rings[r][s]
-                for i in range(len(grp)):
-                    p = grp[i]
-                    self._ring[p] = r
-                    self._side[p] = s
-                    self._rmask[r] |= 1 << p
-                    self._gm[r] |= cfg.phase_mask[p]
-                    self._smask[s] |= 1 << p
-                    for j in range(i + 1, len(grp)):
-                        self._ahead[p] |= 1 << grp[j]
+        at = bytearray(2 * n)  # phase p's ring at [p], its barrier group (side) at [n + p]
+        for r in range(len(rings)):
+            for s in range(len(rings[r])):
+                for p in rings[r][s]:
+                    at[p] = r
+                    at[n + p] = s
+        self._at = at
         self.side = 0
         self._cross = False  # a barrier crossing is under way
         Sequencer.__init__(self, cfg, now_ms)
 
     def _enter(self, now_ms):
         if self.state == _GREEN:  # after the start-up all-red: the rings start
-            t = self.next_phase  # sequencer._first_phase's choice
+            t = self.next_phase  # Sequencer.step's first phase
             self.next_phase = -1
-            return self._start(now_ms, self._side[t], t if self.pre else -1)
-        for r in range(self._nr):  # start-up and fault: every ring red and idle
-            self.ring[r * _W + _ST] = IDLE
+            return self._start(now_ms, self._at[self._n + t], t if self.pre else -1)
+        for r in range(len(self.cfg.rings)):  # start-up and fault: every ring red and idle
+            self.ring[r * _W + _ST] = _IDLE
             self.ring[r * _W + _PH] = -1
             self.ring[r * _W + _PD] = 0
         self._cross = False
@@ -120,11 +103,22 @@ class RingSequencer(Sequencer):
 
     def _first(self, r, m):
         """The first phase of ring r in service order that is in mask m, else -1."""
-        seq = self._order[r]
-        for i in range(len(seq)):
-            if (m >> seq[i]) & 1:
-                return seq[i]
+        for g in self.cfg.rings[r]:
+            for q in g:
+                if (m >> q) & 1:
+                    return q
         return -1
+
+    def _mask(self, r, s, q=-1):
+        """The phases of ring r in barrier group s as a bitmask; those after phase q there when
+        q >= 0."""
+        m = 0
+        for p in self.cfg.rings[r][s]:
+            if q < 0:
+                m |= 1 << p
+            elif p == q:
+                q = -1
+        return m
 
     def _start(self, now_ms, s, only):
         """Enter side s: each ring starts its first phase there with a call (`only` >= 0: that
@@ -133,8 +127,8 @@ class RingSequencer(Sequencer):
         self._cross = False
         lat = self.latched or -1
         c = False
-        for r in range(self._nr):
-            todo = self._rmask[r] & self._smask[s]
+        for r in range(len(self.cfg.rings)):
+            todo = self._mask(r, s)
             self.ring[r * _W + _TODO] = todo
             q = self._first(r, (1 << only if only >= 0 else lat) & todo)
             if q >= 0:
@@ -152,7 +146,7 @@ class RingSequencer(Sequencer):
         ring[o + _PH] = q
         ring[o + _NX] = -1
         ring[o + _T] = ring[o + _PT] = ring[o + _LC] = now_ms
-        ring[o + _TODO] = self._ahead[q]
+        ring[o + _TODO] = self._mask(self._at[q], self._at[self._n + q], q)
         self.latched &= ~b
         if self.switch_to == q:
             self.switch_to = -1
@@ -189,17 +183,10 @@ class RingSequencer(Sequencer):
 
     def _report(self):
         self.phase = -1
-        for r in range(self._nr - 1, -1, -1):
+        for r in range(len(self.cfg.rings) - 1, -1, -1):
             if self.ring[r * _W + _ST] == _GREEN:
                 self.phase = self.ring[r * _W + _PH]
                 self.phase_start = self.ring[r * _W + _PT]
-
-    def _greens(self):
-        m = 0
-        for r in range(self._nr):
-            if self.ring[r * _W + _ST] == _GREEN:
-                m |= 1 << self.ring[r * _W + _PH]
-        return m
 
     # -- per tick ----------------------------------------------------------------------------
 
@@ -207,7 +194,10 @@ class RingSequencer(Sequencer):
         if self.state != _GREEN:  # start-up and fault flash
             return Sequencer.step(self, now_ms, calls, ped, pre)
         cfg = self.cfg
-        nr = self._nr
+        nr = len(cfg.rings)
+        ns = len(cfg.rings[0])
+        at = self._at
+        n = self._n
         ring = self.ring
         gr = 0
         todo = 0
@@ -242,7 +232,7 @@ class RingSequencer(Sequencer):
         self._latch((calls | ped | sw | (cfg.recall & ~self.omit)) & a & ~gr, now_ms)
         need = self.latched & ~todo  # calls only a barrier crossing can serve
         t = _low(pre) if pre else -1
-        here = t >= 0 and self._side[t] == self.side  # the preempt phase is on this side
+        here = t >= 0 and at[n + t] == self.side  # the preempt phase is on this side
         c = False
         ready = 0  # rings that may cross the barrier now
         idle = 0
@@ -260,11 +250,31 @@ class RingSequencer(Sequencer):
                     ring[o + _WT] = now_ms
                     c = self._paint(cfg.phase_mask[p] & cfg.ped_mask, _G, -1) or c
                 if ring[o + _PD]:
-                    c = self._walk(o, p, now_ms) or c
-                term = self._end(o, p, now_ms, want, need | ring[o + _TODO], sw)
+                    # walk -> ped clearance (timed from when it began) -> red, for its ped groups
+                    pm = cfg.phase_mask[p] & cfg.ped_mask
+                    wt = ticks.diff(now_ms, ring[o + _WT])
+                    if ring[o + _PD] == 1:
+                        if wt >= cfg.walk[p]:
+                            ring[o + _PD] = 2
+                            ring[o + _WT] = now_ms
+                            c = self._paint(pm, _Y, -1, _G) or c
+                    elif wt >= cfg.ped_clear[p]:
+                        ring[o + _PD] = 0
+                        c = self._paint(pm, _R, -1, _Y) or c
+                # ends as a conflicting call would end it; a SWITCH target in its way (ahead
+                # in its ring on this side, or across the barrier) forces it off
+                term = self._term(
+                    now_ms,
+                    p,
+                    ring[o + _PT],
+                    ring[o + _PD],
+                    ring[o + _LC],
+                    sw & (need | ring[o + _TODO]),
+                    want,
+                )
                 if term == _PREEMPTED:
                     self.term = term
-                    c = self._clear(r, t if here and self._ring[t] == r else -1, now_ms, own) or c
+                    c = self._clear(r, t if here and at[t] == r else -1, now_ms, own) or c
                 elif term:
                     self.term = term
                     nx = self._first(r, self.latched & ring[o + _TODO])
@@ -280,21 +290,25 @@ class RingSequencer(Sequencer):
                 if el >= cfg.yellow[p]:
                     ring[o + _ST] = _ALL_RED
                     ring[o + _T] = now_ms
-                    c = self._paint(self._gm[r], _R, -1, _Y) or c
+                    gm = 0  # the ring's groups
+                    for g in cfg.rings[r]:
+                        for q in g:
+                            gm |= cfg.phase_mask[q]
+                    c = self._paint(gm, _R, -1, _Y) or c
             elif st == _ALL_RED and el >= cfg.all_red[p]:
                 nx = ring[o + _NX]
                 mk = cfg.phase_mask
                 kept = mk[p] & mk[nx] if nx >= 0 else 0  # overlap groups still green
                 if pre and not kept & ~mk[t]:
-                    nx = t if here and self._ring[t] == r else -1
+                    nx = t if here and at[t] == r else -1
                 if nx >= 0:
                     c = self._green(r, nx, now_ms) or c
                 else:
-                    ring[o + _ST] = IDLE
+                    ring[o + _ST] = _IDLE
                     ring[o + _PH] = -1
-            if ring[o + _ST] == IDLE:
+            if ring[o + _ST] == _IDLE:
                 if pre:
-                    q = t if here and self._ring[t] == r else -1
+                    q = t if here and at[t] == r else -1
                 else:
                     q = (
                         -1
@@ -310,12 +324,15 @@ class RingSequencer(Sequencer):
         every = (1 << nr) - 1
         if idle == every:
             if pre:
-                c = self._start(now_ms, self._side[t], t) or c
+                c = self._start(now_ms, at[n + t], t) or c
             elif self._cross or need:
                 s = self.side
-                for _ in range(self._ns):
-                    s = s + 1 if s + 1 < self._ns else 0
-                    if self.latched & self._smask[s]:
+                for _ in range(ns):
+                    s = s + 1 if s + 1 < ns else 0
+                    m = 0  # the side's phases
+                    for r in range(nr):
+                        m |= self._mask(r, s)
+                    if self.latched & m:
                         break
                 c = self._start(now_ms, s, -1) or c
         elif need and not pre and not self._cross and (ready | idle) == every:
@@ -326,48 +343,15 @@ class RingSequencer(Sequencer):
         self._report()
         return c
 
-    def _end(self, o, p, now_ms, want, ahead, sw):
-        """0 to keep the green of ring o // _W (phase p), else why it ends now. `ahead`: the
-        phases its green is in the way of; `sw`: the SWITCH target's bit."""
-        cfg = self.cfg
-        el = ticks.diff(now_ms, self.ring[o + _PT])
-        if el < cfg.min_green[p] or self.ring[o + _PD]:
-            return 0
-        if self.pre:
-            return 0 if (self.pre >> p) & 1 else _PREEMPTED
-        if sw & ahead:
-            return _FORCE_OFF
-        if not want:
-            return 0  # no call for this ring nor across the barrier: rest in green
-        if el >= cfg.max_green[p]:
-            return _MAX_OUT
-        if self.hold or (cfg.recall_max >> p) & 1:
-            return 0
-        return _GAP_OUT if ticks.diff(now_ms, self.ring[o + _LC]) >= cfg.passage[p] else 0
-
-    def _walk(self, o, p, now_ms):
-        """Walk -> ped clearance -> red for the ped groups of the ring's green phase p."""
-        cfg = self.cfg
-        ring = self.ring
-        el = ticks.diff(now_ms, ring[o + _WT])
-        pm = cfg.phase_mask[p] & cfg.ped_mask
-        if ring[o + _PD] == 1:
-            if el < cfg.walk[p]:
-                return False
-            ring[o + _PD] = 2
-            ring[o + _WT] = now_ms  # the clearance is timed from when it began
-            return self._paint(pm, _Y, -1, _G)
-        if el < cfg.ped_clear[p]:
-            return False
-        ring[o + _PD] = 0
-        return self._paint(pm, _R, -1, _Y)
-
     # -- requests ----------------------------------------------------------------------------
 
     def request(self, code, arg, now_ms):
         """As Sequencer.request, with the ring meanings of HOLD and SWITCH (module doc)."""
         if self.state == _GREEN:
-            gr = self._greens()
+            gr = 0  # the green phases
+            for r in range(len(self.cfg.rings)):
+                if self.ring[r * _W + _ST] == _GREEN:
+                    gr |= 1 << self.ring[r * _W + _PH]
             if code == _HOLD and not gr:
                 return _REFUSED, "not green"
             if (code == _SWITCH or code == _CALL) and type(arg) is int and 0 <= arg < self._n:

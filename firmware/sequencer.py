@@ -3,30 +3,11 @@ latched fault flash. Table-driven; actuated by latched detector calls, recalls (
 pedestrian), pedestrian walk and clearance, preemption; gateway requests (HOLD, SWITCH, CLEAR,
 CALL, OMIT, PREEMPT) are accepted only inside the timing bounds.
 
-A green ends by gap-out, max-out, force-off (SWITCH) or preemption (`term` says which).
-It never ends before its min green nor while its pedestrian walk or clearance runs: the ped
-groups show walk (G) for max(walk, min green), then clearance (y) for ped_clear (timed from
-when it began), then r, all inside the vehicle green, so the ped clearance always ends before
-the vehicle yellow starts (config.py checks that it fits in max green). A walk needs a ped call
-or pedestrian recall; ped groups without one stay red. A push button while the green rests
-with no other demand walks again (ped recycle); otherwise it waits for the phase's next turn.
-
-Preemption (`pre`, phases called by preempt inputs or commands): the running green ends at min
-green (and after its ped clearance) through its full yellow and all-red, then the lowest called
-preempt phase is held green while its call lasts. Min green is never cut: the monitor and the
-rig's oracle check it on every green. A clearance under way when the call comes runs in full; at
-its all-red end it goes straight to the preempt phase unless a group kept green needs the
-planned phase. Waiting calls are timed afresh when the preemption ends.
-
-OMIT skips a phase in favour of other waiting calls only while the starvation guard below
-allows; it never makes a green rest, and an omitted phase gets no recall.
-
-Starvation guard: a call latched at time L must see its phase green by L + max cycle + the
-longest clearance. Pure cyclic actuated service (each phase at most max green, other phases'
-calls latched) meets that bound by construction, so the gateway's SWITCH target is taken only
-when, assuming every phase after it runs to max green in cyclic order, every waiting call still
-meets its bound; and never once a call has waited longer than the max cycle. Otherwise the
-sequencer serves the next latched call in cyclic order.
+This module holds what every config runs: start-up, fault flash, the demand latched on every
+step, the starvation bound (`call_bound`) and the gateway's requests. The service itself is a
+subclass loaded only for the configs that run it (on MicroPython a module's code takes heap):
+free.py (free phase order: green ends, ped walks, preemption, OMIT and the starvation guard are
+described there) or, for a config with rings, rings.py (dual-ring/barrier operation).
 
 Every change happens at a `step` call, at the step's own time, so late ticks only lengthen
 intervals. Elapsed times are clamped at _SAT so a green resting for days cannot wrap `ticks.diff`.
@@ -44,7 +25,7 @@ except ImportError:  # CPython
 
 # States, request codes, why a green ended and request results: private consts (on MicroPython a
 # public name is a dict entry and an interned string the heap keeps for good); the public names
-# (sequencer.GREEN, ...) are found through `__getattr__` at the end of this module.
+# (sequencer.GREEN, ...) are found through `__getattr__` at the end of this module, in seqnames.py.
 _STARTUP_FLASH = const(0)
 _STARTUP_ALL_RED = const(1)
 _GREEN = const(2)
@@ -89,15 +70,9 @@ _NEXT = bytes((
 ))
 # fmt: on
 
-_G = const(71)  # ord("G")
-_Y = const(121)  # ord("y")
 _R = const(114)  # ord("r")
 _F = const(102)  # ord("f")
 _SAT = const(1 << 28)  # elapsed-time clamp, far above any config time, below ticks' half period
-
-
-class TransitionError(ValueError):
-    """An event the current state has no transition for (a bug, never a traffic condition)."""
 
 
 def _low(m):
@@ -109,17 +84,20 @@ def _low(m):
 
 
 class Sequencer:
-    """The phase sequencer for one validated `Config`, starting in start-up flash at `now_ms`.
-    For a config with rings it is a rings.RingSequencer (dual-ring/barrier operation), whose
-    code is loaded only then."""
+    """The phase sequencer for one validated `Config`, starting in start-up flash at `now_ms`:
+    a free.FreeSequencer (free phase order), or for a config with rings a rings.RingSequencer
+    (dual-ring/barrier operation). Each is loaded only for the configs that run it; this class
+    holds what both run: start-up, fault flash, demand latching and the gateway's requests."""
 
     def __new__(cls, cfg, now_ms):
-        if cls is Sequencer and cfg.rings is not None:
-            from .rings import RingSequencer
-
-            # CPython then runs RingSequencer.__init__ once more (same arguments, same result);
+        if cls is Sequencer:
+            if cfg.rings is not None:
+                from .rings import RingSequencer as cls
+            else:
+                from .free import FreeSequencer as cls
+            # CPython then runs cls.__init__ once more (same arguments, same result);
             # MicroPython does not, as the object is not exactly a Sequencer.
-            return RingSequencer(cfg, now_ms)
+            return cls(cfg, now_ms)
         return object.__new__(cls)
 
     def __init__(self, cfg, now_ms):
@@ -127,7 +105,6 @@ class Sequencer:
         n = cfg.n_phases
         self._n = n
         self._all = (1 << n) - 1
-        self._span = [cfg.max_green[p] + cfg.yellow[p] + cfg.all_red[p] for p in range(n)]
         self.call_bound = cfg.max_cycle + max(cfg.yellow[p] + cfg.all_red[p] for p in range(n))
         self.signals = bytearray(cfg.n_groups)
         self.state = _STARTUP_FLASH
@@ -155,60 +132,25 @@ class Sequencer:
     def _go(self, event, now_ms):
         nxt = _NEXT[4 * self.state + event]
         if nxt == _NONE:
-            names = "startup_flash startup_all_red green yellow all_red fault".split()
-            raise TransitionError(f"no transition from {names[self.state]} on {event!r}")
+            from .seqnames import no_transition  # a bug: its code is loaded only then
+
+            raise no_transition(self.state, event)
         self.state = nxt
         self.state_start = now_ms
         return self._enter(now_ms)
 
     def _enter(self, now_ms):
-        """Set the heads for the state just entered; True if any head changed."""
-        st = self.state
-        sig = self.signals
-        cfg = self.cfg
-        if st == _STARTUP_FLASH or st == _FAULT:
-            self.phase = -1
-            self.next_phase = -1
-            self.phase_start = now_ms
-            self.hold = False
-            self.switch_to = -1
-            self._ped = 0
-            return self._paint(-1, _F, -1)
-        if st == _STARTUP_ALL_RED:
+        """Set the heads for the state just entered (here start-up and fault flash, start-up
+        all-red; a subclass the service states); True if any head changed."""
+        if self.state == _STARTUP_ALL_RED:
             return self._paint(-1, _R, -1)
-        if st == _GREEN:
-            p = self.next_phase
-            b = 1 << p
-            self.phase = p
-            self.next_phase = -1
-            self.phase_start = now_ms
-            self._last_call = now_ms
-            self.latched &= ~b
-            self.hold = False
-            if self.switch_to == p:
-                self.switch_to = -1
-            m = cfg.phase_mask[p]
-            pm = m & cfg.ped_mask if cfg.walk[p] else 0
-            if pm:
-                # a walk for a ped call or recall, or for ped groups still green from the last
-                # phase (they may not go straight to red)
-                walk = (self.ped_latched | cfg.recall_ped) & b
-                for i in range(len(sig)):
-                    if (pm >> i) & 1 and sig[i] == _G:
-                        walk = 1
-                self._ped = 1 if walk else 0
-                self._walk_t = now_ms
-                if not walk:
-                    m &= ~pm
-            self.ped_latched &= ~b
-            return self._paint(m, _G, _R)
-        if st == _YELLOW:
-            # Groups that stay green into the next phase (overlaps) keep G.
-            self.hold = False
-            return self._paint(
-                cfg.phase_mask[self.phase] & ~cfg.phase_mask[self.next_phase], _Y, -1, _G
-            )
-        return self._paint(-1, _R, -1, _Y)  # ALL_RED
+        self.phase = -1  # _STARTUP_FLASH or _FAULT
+        self.next_phase = -1
+        self.phase_start = now_ms
+        self.hold = False
+        self.switch_to = -1
+        self._ped = 0
+        return self._paint(-1, _F, -1)
 
     def _paint(self, m, on, off, only=-1):
         """Groups in mask m get `on`, the others `off` (-1: left as they are), but only groups
@@ -253,74 +195,6 @@ class Sequencer:
         self.ped_latched |= ped
         # the green phase's own calls extend it, they do not latch
         self._latch((calls | ped | (cfg.recall & ~self.omit)) & ~b, now_ms)
-        self._clamp(now_ms)
-        el = ticks.diff(now_ms, self.state_start)
-        if st == _GREEN:
-            changed = False
-            p = self.phase
-            if not self._ped and self.ped_latched & b and cfg.walk[p] and not self.latched:
-                # a push button while the green rests: walk again (ped recycle)
-                self.ped_latched &= ~b
-                self._ped = 1
-                self._walk_t = now_ms
-                changed = self._paint(cfg.phase_mask[p] & cfg.ped_mask, _G, -1)
-            if self._ped:
-                changed = self._ped_step(now_ms) or changed
-            term = self._should_end(now_ms)
-            if term:
-                self.term = term
-                self.next_phase = self._choose(now_ms)
-                # A vehicle still there (or a push button since the walk) waits for the next turn.
-                self._latch(own | self.ped_latched & b, now_ms)
-                return self._go(_E_END, now_ms) or changed
-            return changed
-        if st == _YELLOW:
-            if el >= cfg.yellow[self.phase]:
-                return self._go(_E_TIMEOUT, now_ms)
-        elif st == _ALL_RED:
-            if el >= cfg.all_red[self.phase]:
-                if pre:
-                    # go straight to the preempt phase if no group kept green needs the other
-                    t = _low(pre)
-                    mk = cfg.phase_mask
-                    if not mk[self.phase] & mk[self.next_phase] & ~mk[t]:
-                        self.next_phase = t
-                return self._go(_E_TIMEOUT, now_ms)
-        elif st == _STARTUP_FLASH:
-            if el >= cfg.startup_flash:
-                return self._go(_E_TIMEOUT, now_ms)
-        elif st == _STARTUP_ALL_RED:
-            if el >= cfg.startup_all_red:
-                self.next_phase = self._first_phase(now_ms)
-                return self._go(_E_TIMEOUT, now_ms)
-        return False
-
-    def _ped_step(self, now_ms):
-        """Walk -> ped clearance -> red for the green phase's ped groups."""
-        p = self.phase
-        cfg = self.cfg
-        el = ticks.diff(now_ms, self._walk_t)
-        pm = cfg.phase_mask[p] & cfg.ped_mask
-        if self._ped == 1:
-            if el < cfg.walk[p]:
-                return False
-            self._ped = 2
-            self._walk_t = now_ms  # the clearance is timed from when it began
-            return self._paint(pm, _Y, -1, _G)
-        if el < cfg.ped_clear[p]:
-            return False
-        self._ped = 0
-        return self._paint(pm, _R, -1, _Y)
-
-    def _latch(self, calls, now_ms):
-        new = calls & ~self.latched
-        if new:
-            self.latched |= new
-            for k in range(self._n):
-                if (new >> k) & 1:
-                    self._latch_t[k] = now_ms
-
-    def _clamp(self, now_ms):
         # Keep every start time within _SAT of now so ticks.diff never wraps negative.
         if ticks.diff(now_ms, self.state_start) > _SAT:
             self.state_start = ticks.add(now_ms, -_SAT)
@@ -330,83 +204,55 @@ class Sequencer:
             self._last_call = ticks.add(now_ms, -_SAT)
         if ticks.diff(now_ms, self._walk_t) > _SAT:
             self._walk_t = ticks.add(now_ms, -_SAT)
+        el = ticks.diff(now_ms, self.state_start)
+        if st == _STARTUP_FLASH:
+            if el >= cfg.startup_flash:
+                return self._go(_E_TIMEOUT, now_ms)
+        elif st == _STARTUP_ALL_RED:
+            if el >= cfg.startup_all_red:
+                # The first phase: the lowest preempted, else the first with a call, else 0. The
+                # max-cycle bound applies from the first green: start-up time is not service time.
+                first = -1
+                for k in range(self._n):
+                    if (self.latched >> k) & 1:
+                        self._latch_t[k] = now_ms
+                        if first < 0:
+                            first = k
+                if pre:
+                    first = _low(pre)
+                self.next_phase = first if first >= 0 else 0
+                return self._go(_E_TIMEOUT, now_ms)
+        elif st != _FAULT:  # green, yellow, all-red: free.py (rings.py has its own step)
+            return self._run(now_ms, el, own, b)  # pyright: ignore[reportAttributeAccessIssue]
+        return False
 
-    def _should_end(self, now_ms):
-        """0 to stay green, else why the green ends now."""
-        p = self.phase
+    def _latch(self, calls, now_ms):
+        new = calls & ~self.latched
+        if new:
+            self.latched |= new
+            for k in range(self._n):
+                if (new >> k) & 1:
+                    self._latch_t[k] = now_ms
+
+    def _term(self, now_ms, p, start, ped, last, force, want):
+        """0 to keep phase p green, else why its green ends now (both sequencers): green since
+        `start`, `ped` its walk state (0 done or none), its last call at `last`, `force` a
+        force-off in its way, `want` the calls its green keeps waiting."""
         cfg = self.cfg
-        el = ticks.diff(now_ms, self.phase_start)
-        if el < cfg.min_green[p] or self._ped:
+        el = ticks.diff(now_ms, start)
+        if el < cfg.min_green[p] or ped:
             return 0
         if self.pre:
             return 0 if (self.pre >> p) & 1 else _PREEMPTED
-        if self.switch_to >= 0:
+        if force:
             return _FORCE_OFF
-        if not self.latched:
+        if not want:
             return 0  # no other demand: rest in green
         if el >= cfg.max_green[p]:
             return _MAX_OUT
         if self.hold or (cfg.recall_max >> p) & 1:
             return 0
-        return _GAP_OUT if ticks.diff(now_ms, self._last_call) >= cfg.passage[p] else 0
-
-    def _first_phase(self, now_ms):
-        # The max-cycle bound applies from the first green: start-up time is not service time.
-        first = -1
-        for k in range(self._n):
-            if (self.latched >> k) & 1:
-                self._latch_t[k] = now_ms
-                if first < 0:
-                    first = k
-        if self.pre:
-            return _low(self.pre)
-        return first if first >= 0 else 0
-
-    def _choose(self, now_ms):
-        """The phase to serve after the current one (which is ending now)."""
-        if self.pre:
-            return _low(self.pre)
-        p = self.phase
-        c = self.switch_to
-        if c >= 0 and self._allows(now_ms, p, c):
-            return c
-        first = -1
-        k = p
-        for _ in range(self._n):
-            k = k + 1 if k + 1 < self._n else 0
-            if (self.latched >> k) & 1:
-                if first < 0:
-                    first = k
-                # skipping omitted phases is allowed only inside the starvation guard
-                if not (self.omit >> k) & 1 and (k == first or self._allows(now_ms, p, k)):
-                    return k
-        if first < 0:
-            raise TransitionError("green ended with no phase to serve")
-        return first
-
-    def _allows(self, end_ms, p, c):
-        """True if serving c after p (ending at end_ms) keeps every other waiting call within
-        call_bound, assuming max green everywhere afterwards in cyclic order."""
-        others = self.latched & ~(1 << c)
-        if not others:
-            return True
-        n = self._n
-        base = self.cfg.yellow[p] + self.cfg.all_red[p] + self._span[c]
-        for k in range(n):
-            if not (others >> k) & 1:
-                continue
-            waited = ticks.diff(end_ms, self._latch_t[k])
-            if waited > self.cfg.max_cycle:
-                return False
-            # Phases strictly between c and k in cyclic order may each run a full span first.
-            total = waited + base
-            j = c + 1 if c + 1 < n else 0
-            while j != k:
-                total += self._span[j]
-                j = j + 1 if j + 1 < n else 0
-            if total > self.call_bound:
-                return False
-        return True
+        return _GAP_OUT if ticks.diff(now_ms, last) >= cfg.passage[p] else 0
 
     # -- requests and faults -----------------------------------------------------------------
 
@@ -464,7 +310,8 @@ class Sequencer:
             end = ticks.add(self.phase_start, cfg.min_green[self.phase])
             if ticks.reached(now_ms, end):
                 end = now_ms
-            if not self._allows(end, self.phase, arg):
+            # free.py's guard: rings.py's request answers every SWITCH in green it would see
+            if not self._allows(end, self.phase, arg):  # pyright: ignore[reportAttributeAccessIssue]
                 return _REFUSED, "would starve a call"
         self.switch_to = arg
         self.hold = False
@@ -490,13 +337,8 @@ class Sequencer:
 
 
 def __getattr__(name):
-    """The public names of the private consts above (sequencer.GREEN, ...), for tests and tools."""
-    w = (
-        "STARTUP_FLASH 0 STARTUP_ALL_RED 1 GREEN 2 YELLOW 3 ALL_RED 4 FAULT 5 "
-        "HOLD 1 SWITCH 2 CLEAR 3 CALL 4 OMIT 5 PREEMPT 6 "
-        "GAP_OUT 1 MAX_OUT 2 FORCE_OFF 3 PREEMPTED 4 OK 0 REFUSED 1 UNKNOWN 2"
-    ).split()
-    for i in range(0, len(w), 2):
-        if w[i] == name:
-            return int(w[i + 1])
-    raise AttributeError(f"module 'firmware.sequencer' has no attribute {name!r}")
+    """The public names of the private consts above (sequencer.GREEN, ...) and TransitionError,
+    for tests and tools: they are in seqnames.py, loaded only when one is asked for."""
+    from .seqnames import public
+
+    return public(name)

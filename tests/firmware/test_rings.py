@@ -296,3 +296,32 @@ def test_ring_ticks_allocate_nothing():
         if grew:
             bad.append((t, grew))
     assert not bad, "ring ticks that allocated (t ms, bytes): %r" % bad[:10]
+
+
+def test_a_config_loads_only_the_sequencer_half_it_runs():
+    # On MicroPython a module's code takes heap: a config with rings never loads the free phase
+    # order (firmware/free.py), one without never loads rings.py, and neither loads seqnames.py
+    # (public names, TransitionError) by running; on CPython the import system's look-up of
+    # sequencer.__path__ loads that one. The modules come back afterwards, so the other tests
+    # keep the classes they imported.
+    mp = sys.implementation.name == "micropython"
+    names = ("firmware.free", "firmware.rings", "firmware.seqnames")
+    saved = {k: sys.modules.pop(k) for k in names if k in sys.modules}
+    try:
+        r = Rig(nema(peds=True))
+        r.run(60000, calls=lambda t: bit(t // 5000 % 8))
+        assert "firmware.rings" in sys.modules
+        assert "firmware.free" not in sys.modules
+        assert not mp or "firmware.seqnames" not in sys.modules
+        sys.modules.pop("firmware.rings")
+        d = nema()
+        del d["rings"]
+        r = Rig(d)
+        r.run(60000, calls=lambda t: bit(t // 5000 % 8))
+        assert "firmware.free" in sys.modules
+        assert "firmware.rings" not in sys.modules
+        assert not mp or "firmware.seqnames" not in sys.modules
+    finally:
+        for k in names:
+            sys.modules.pop(k, None)
+        sys.modules.update(saved)
