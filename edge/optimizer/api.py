@@ -411,6 +411,7 @@ def schedule(
     step_s=1.0,
     unseen_rate=None,
     unseen_from_s=None,
+    cyclic=False,
 ):
     """Schedule-driven plan (SURTRAC-style rolling horizon) and the decision for now.
 
@@ -426,7 +427,11 @@ def schedule(
     do not show; every red of a phase that a planned green ends is charged rate x red^2 / 2 in
     delay_veh_s, counting from unseen_from_s (per phase, s from now: when that demand can first
     arrive; default 0), and the green lasts until the red's unseen queue has left (None: no
-    charge, the plan is as without it). See docs/optimizer.md for the model.
+    charge, the plan is as without it). cyclic: serve phases in cyclic (index) order: after
+    phase p's green comes p + 1, p + 2, ... (wrapping round), skipping a phase with nothing to
+    serve and one whose next vehicles have not arrived when its green could start; so no phase
+    is served twice in a cycle while another calls (False: any order). See docs/optimizer.md
+    for the model.
     """
     if isinstance(clusters, ClusterTable):
         table = clusters
@@ -449,6 +454,8 @@ def schedule(
     info = np.zeros(7)
     ws = _workspace(1024, DEFAULT_CAPACITY)
     rate, start, ws_e = _unseen(unseen_rate, unseen_from_s, table.n_phases, ws[1].shape[0])
+    if not isinstance(cyclic, bool | np.bool_):
+        raise ValueError(f"cyclic must be True or False, got {cyclic!r}")
     n_g = _k()._plan(
         table.ptr,
         table.rows,
@@ -470,6 +477,7 @@ def schedule(
         rate,
         start,
         ws_e,
+        bool(cyclic),
     )
     n = int(info[4])
     _workspace(int(info[3]), DEFAULT_CAPACITY)  # big enough next time

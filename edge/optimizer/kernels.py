@@ -169,6 +169,7 @@ def _finish(
     t_from,
     horizon,
     unseen,
+    cyclic,
 ):
     """Serve every cluster left after `served` (per phase; updated) greedily: next the phase
     whose next cluster arrives first (not `last` while another phase has clusters left; the
@@ -182,6 +183,10 @@ def _finish(
     its last green ended or t_from[p] if later, to the green's start, both clipped at the
     horizon; red is updated)
     and lasts until that red's unseen queue (2 hr x red) is discharged, within max green.
+    With `cyclic` (and a `last` phase), the next phase is, walking the phases in index order
+    from last + 1, the first whose next cluster has arrived by `ready` (it calls), or if none
+    does, the first-arriving of them (the first in that order on a tie): see
+    reference.cyclic_next.
     """
     n_ph = tim.shape[0]
     delay = 0.0
@@ -193,10 +198,22 @@ def _finish(
         # only if no other phase has clusters left.
         p = -1
         p_arr = np.inf
-        for i in range(n_ph):
-            a = nxa[i]
-            if a < p_arr and i != last:
-                p, p_arr = i, a
+        if cyclic and last >= 0:
+            for s in range(1, n_ph):
+                q = last + s
+                if q >= n_ph:
+                    q -= n_ph
+                a = nxa[q]
+                if a <= ready:  # it calls: it may not be skipped
+                    p = q
+                    break
+                if a < p_arr:
+                    p, p_arr = q, a
+        else:
+            for i in range(n_ph):
+                a = nxa[i]
+                if a < p_arr and i != last:
+                    p, p_arr = i, a
         if p < 0:
             if last < 0 or nxa[last] == np.inf:
                 return delay, n_g
@@ -270,6 +287,7 @@ def _schedule(
     rate_from,
     horizon,
     we,
+    cyclic,
 ):
     """Rolling-horizon schedule: least total delay serving every cluster.
 
@@ -286,6 +304,10 @@ def _schedule(
     lasting until that red's unseen queue has left; when any is > 0, we (>= states * cap,
     phases) holds per entry when each phase's last green ended (carried along, not part of
     the dominance: see reference.schedule).
+    cyclic: phases in cyclic (index) order (reference.cyclic_next): after a green of phase p,
+    only phases from p + 1 on up to the first that calls when the next green could start
+    (skipping those with nothing left); an entry is then beaten only by entries ending on its
+    own phase.
     """
     n_ph = tim.shape[0]
     unseen = False
@@ -336,6 +358,8 @@ def _schedule(
                 alp[s, j - s] = alpha
                 kmax[s] = j - s + 1
     digits = np.zeros(n_ph, np.int64)
+    okc = np.ones(n_ph, np.bool_)  # with `cyclic`: the phases the entry's next green may be
+    pair = not cyclic  # two entries ending on two other phases beat one (not in cyclic order)
     # The running green: entry k serves the first k clusters of `current` before it ends.
     n_c = dp_end[current] - cl_ptr[current] if current >= 0 else 0
     init = np.empty((n_c + 1, 3))  # delay, earliest end, latest next green start
@@ -411,11 +435,25 @@ def _schedule(
                 if unseen:
                     for q in range(n_ph):
                         se[q] = we[parent, q]
+            if cyclic and last >= 0:  # reference.cyclic_next
+                okc[:] = False
+                for s in range(1, n_ph):
+                    q = last + s
+                    if q >= n_ph:
+                        q -= n_ph
+                    if digits[q] < cl_ptr[q + 1] - cl_ptr[q]:
+                        okc[q] = True
+                        if cl[cl_ptr[q] + digits[q], ARR] <= ready:
+                            break
+                if left <= 1:
+                    okc[last] = True
+            elif cyclic:
+                okc[:] = True
             moves = 0  # DP greens this entry can take
             for i in range(n_ph):  # every next green: phase i serving its next k clusters
                 first = cl_ptr[i] + digits[i]
                 rem = dp_end[i] - first
-                if rem == 0 or (i == last and left > 1):
+                if rem == 0 or (i == last and left > 1) or (cyclic and not okc[i]):
                     continue  # a phase follows itself only when nothing else waits
                 slt, maxg, ming = tim[i, STARTUP], tim[i, MAX_G], tim[i, MIN_G]
                 yellow, all_red, step_i = tim[i, YELLOW], tim[i, ALL_RED], stride[i]
@@ -489,7 +527,7 @@ def _schedule(
                             ed1, er1, ep1 = wf[e1, 0], wf[e1, 1], wi[e1, 1]
                             same1 = ep1 == i
                             le1 = (ed1 <= nd) & (er1 <= nxt)
-                            other0 = le0 & (not same0) & (wi[base, 1] != ep1)
+                            other0 = le0 & (not same0) & (wi[base, 1] != ep1) & pair
                             if (le0 & same0) | (le1 & (same1 | other0)):
                                 continue
                             beats1 = same1 & (nd <= ed1) & (nxt <= er1)
@@ -525,7 +563,7 @@ def _schedule(
                             ed, er, ep = wf[e, 0], wf[e, 1], wi[e, 1]
                             le = (ed <= nd) & (er <= nxt)
                             same = ep == i
-                            dominated |= le & (same | ((other >= 0) & (other != ep)))
+                            dominated |= le & (same | ((other >= 0) & (other != ep) & pair))
                             other = ep if le & (not same) & (other < 0) else other
                             beats |= (nd <= ed) & (nxt <= er) & same
                             worst = e if ed > worst_d else worst
@@ -596,6 +634,7 @@ def _schedule(
                     rate_from,
                     horizon,
                     unseen,
+                    cyclic,
                 )
                 if moves == 0:
                     if not found or d + fd < best_d:
@@ -658,6 +697,7 @@ def _schedule(
         rate_from,
         horizon,
         unseen,
+        cyclic,
     )
 
 
@@ -686,6 +726,7 @@ def _unwind(
     rate_from,
     horizon,
     unseen,
+    cyclic,
 ):
     """Follow parents from the best entry, then the tail's greens from `fsv`, f_last, f_ready,
     f_limit (and, with `unseen`, fre: when each phase's last green ended); write greens and
@@ -726,6 +767,7 @@ def _unwind(
         rate_from,
         horizon,
         unseen,
+        cyclic,
     )
     n_g += n_tail
     served = np.zeros(tim.shape[0], np.int64)
@@ -924,6 +966,7 @@ def _plan(
     rate,
     rate_from,
     ws_e,
+    cyclic,
 ):
     """Prepare the clusters, then schedule them; the workspace grows here if too small.
 
@@ -933,7 +976,7 @@ def _plan(
     info: delay, switch_at, pruned, states, fitted rows, vehicles in the greedy tail, 1.0 if the
     plan is a rollout (else 0.0). Returns the number of greens, or -1 if there is no plan.
     rate, rate_from (per phase): unseen demand (veh/s) and when it can first arrive (see
-    `_schedule`); ws_e its workspace.
+    `_schedule`); ws_e its workspace. cyclic: phases in cyclic order (see `_schedule`).
     """
     n = _prepare(
         cl_ptr, cl, tim, horizon, max_work, fit_ptr, fit, dp_end, info[INFO_TAIL:INFO_ROLLOUT]
@@ -971,6 +1014,7 @@ def _plan(
         rate_from,
         horizon,
         ws_e,
+        cyclic,
     )
 
 
@@ -1047,6 +1091,7 @@ def _plan_batch(
                 no_rate[ph_ptr[m] : ph_ptr[m + 1]],
                 no_rate[ph_ptr[m] : ph_ptr[m + 1]],
                 ws_e[t],
+                False,  # cyclic order is not offered in batches
             )
 
 

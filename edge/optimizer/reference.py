@@ -174,7 +174,42 @@ def unseen_end(end, gs, unseen, red_from, i, timing):
     return max(end, min(gs + timing[4][i] + unseen[2][i] * red * timing[5][i], gs + timing[1][i]))
 
 
-def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit, red=None, unseen=None):
+def cyclic_next(cl_ptr, arr, served, n, last, ready):
+    """With cyclic order: the phases that may come after `last` (a list), or None for any.
+
+    Walking the phases in index order from last + 1 (wrapping round), a phase with clusters
+    left may come next; a phase whose next cluster has arrived by `ready` (it calls) ends the
+    walk, so a calling phase is never skipped and none is served twice in a cycle. `last`
+    itself comes next only when no other phase has clusters left. None when there is no last
+    phase (a cycle may start anywhere).
+    """
+    if last < 0:
+        return None
+    n_ph = len(n)
+    ok = []
+    for s in range(1, n_ph):
+        q = (last + s) % n_ph
+        if served[q] < n[q]:
+            ok.append(q)
+            if arr[cl_ptr[q] + served[q]] <= ready:
+                break
+    return ok or [last]
+
+
+def finish(
+    cl_ptr,
+    arr,
+    dur,
+    cnt,
+    timing,
+    served,
+    last,
+    ready,
+    limit,
+    red=None,
+    unseen=None,
+    cyclic=False,
+):
     """The greedy tail: serve every cluster left after `served` (clusters served per phase).
 
     Next comes the phase whose next cluster arrives first (not `last` while another phase has
@@ -186,6 +221,10 @@ def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit, red=None, 
     unseen: (half rates, horizon) or None; red: per phase, when its last green ended (0 if
     none). With them each green adds the red charge (`red_charge`) of the red it ends and
     lasts until its unseen queue is discharged (`unseen_end`).
+
+    cyclic: the next phase is one `cyclic_next` allows: the first of them that calls by
+    `ready` (its next cluster has arrived), or if none does, the first to arrive (the first in
+    cyclic order on a tie).
     """
     ming, maxg, yel, ared, slt, hw = timing
     n_ph = len(ming)
@@ -199,7 +238,13 @@ def finish(cl_ptr, arr, dur, cnt, timing, served, last, ready, limit, red=None, 
         todo = [i for i in range(n_ph) if served[i] < n[i] and not (i == last and left > 1)]
         if not todo:
             return delay, greens
-        p = min(todo, key=lambda i: (arr[cl_ptr[i] + served[i]], i))
+        ok = cyclic_next(cl_ptr, arr, served, n, last, ready) if cyclic else None
+        if ok is None:
+            p = min(todo, key=lambda i: (arr[cl_ptr[i] + served[i]], i))
+        else:
+            p = min(ok, key=lambda i: (arr[cl_ptr[i] + served[i]] > ready, ok.index(i)))
+            if arr[cl_ptr[p] + served[p]] > ready:  # none calls: the first to arrive
+                p = min(ok, key=lambda i: (arr[cl_ptr[i] + served[i]], ok.index(i)))
         first = cl_ptr[p] + served[p]
         if slt[p] + cnt[first] * hw[p] > maxg[p]:
             return INF, greens
@@ -248,6 +293,7 @@ def schedule(
     rates=None,
     horizon=INF,
     rates_from=None,
+    cyclic=False,
 ):
     """Forward DP over clusters served per phase, Pareto on (delay, when the next green can start)
     among entries whose last green is of the same phase (a phase may not follow itself while
@@ -266,6 +312,12 @@ def schedule(
     still open when the plan ends are not charged. Each entry carries when each phase's last
     green ended; that is not part of the dominance, so with rates the DP is a heuristic (see
     docs/optimizer.md).
+
+    cyclic: phases are served in cyclic (index) order: after a green of phase p only the
+    phases `cyclic_next` allows may come (skipping those with nothing left, and those whose
+    next cluster has not arrived when the green could start), the greedy tail too. Entries
+    are then beaten only by entries ending on their own phase (the phase decides which greens
+    may follow), so the DP stays exact over the cyclic plans.
     """
     unseen = unseen_charge(rates, horizon, rates_from)
     ming, maxg, yel, ared, slt, hw = timing
@@ -293,7 +345,7 @@ def schedule(
         other = -1
         for e in lst:
             if e[0] <= d and e[1] <= ready:
-                if e[3] == last or 0 <= other != e[3]:
+                if e[3] == last or (not cyclic and 0 <= other != e[3]):
                     return
                 other = e[3]
         lst[:] = [e for e in lst if not (e[3] == last and d <= e[0] and ready <= e[1])]
@@ -311,10 +363,13 @@ def schedule(
     def expand(x, digits, last, d, ready, limit, parent, rollout, red):
         nonlocal best, roll
         left = sum(digits[i] < n_all[i] for i in range(n_ph))
+        ok = cyclic_next(cl_ptr, arr, digits, n_all, last, ready) if cyclic else None
         moves = 0
         for i in range(n_ph):
             if i == last and left > 1:
                 continue  # a phase follows itself only when nothing else waits
+            if ok is not None and i not in ok:
+                continue  # not next in cyclic order
             first = cl_ptr[i] + digits[i]
             for k in range(1, n[i] - digits[i] + 1):
                 gs = block_start(arr, dur, cnt, first, k, hw[i], slt[i], maxg[i], ready)
@@ -334,8 +389,9 @@ def schedule(
                     new_red[i] = end
                 insert(x + k * stride[i], nd, nxt, (parent, i, gs, k, end, new_red))
         if moves == 0 or rollout:  # complete the plan greedily from here
-            fd, _ = finish(cl_ptr, arr, dur, cnt, timing, digits, last, ready, limit, red, unseen)
-            plan = (d + fd, parent, (digits, last, ready, limit, red, unseen))
+            args = (digits, last, ready, limit, red, unseen, cyclic)
+            fd, _ = finish(cl_ptr, arr, dur, cnt, timing, *args)
+            plan = (d + fd, parent, args)
             if moves == 0:
                 if best is None or d + fd < best[0]:
                     best = plan
@@ -412,8 +468,9 @@ def _unwind(best, table, init, cl_ptr, arr, dur, cnt, timing, current, elapsed, 
     }
 
 
-def schedule_exhaustive(cl_ptr, arr, dur, cnt, timing, current, elapsed):
-    """Least total delay over every sequence of greens (brute force, small instances only)."""
+def schedule_exhaustive(cl_ptr, arr, dur, cnt, timing, current, elapsed, cyclic=False):
+    """Least total delay over every sequence of greens (brute force, small instances only);
+    with `cyclic`, over the sequences in cyclic order (`cyclic_next`)."""
     ming, maxg, yel, ared, slt, hw = timing
     n_ph = len(ming)
     n = [cl_ptr[i + 1] - cl_ptr[i] for i in range(n_ph)]
@@ -426,8 +483,9 @@ def schedule_exhaustive(cl_ptr, arr, dur, cnt, timing, current, elapsed):
             return
         ready = end + (yel[last] + ared[last] if last >= 0 else 0.0)
         left = sum(served[i] < n[i] for i in range(n_ph))
+        ok = cyclic_next(cl_ptr, arr, served, n, last, ready) if cyclic else None
         for i in range(n_ph):
-            if i == last and left > 1:
+            if (i == last and left > 1) or (ok is not None and i not in ok):
                 continue
             first = cl_ptr[i] + served[i]
             for k in range(1, n[i] - served[i] + 1):

@@ -73,12 +73,14 @@ def arrays(inst):
     return np.array(cl_ptr, np.int64), cl, np.array(timing, dtype=np.float64).T.copy()
 
 
-def run_kernel(inst, capacity=8, dp_end=None, rates=None, horizon=INF, rates_from=None):
+def run_kernel(
+    inst, capacity=8, dp_end=None, rates=None, horizon=INF, rates_from=None, cyclic=False
+):
     """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's.
 
     dp_end: per phase, where the rows the DP plans end (default: all rows; the rest are the
     greedy tail). rates, horizon, rates_from: unseen demand per phase (veh/s), the horizon it
-    is charged up to and when it can first arrive (default 0)."""
+    is charged up to and when it can first arrive (default 0). cyclic: phases in cyclic order."""
     cl_ptr, cl, tim = arrays(inst)
     current, elapsed = inst[5], inst[6]
     ends = cl_ptr[1:].copy() if dp_end is None else np.array(dp_end, np.int64)
@@ -113,6 +115,7 @@ def run_kernel(inst, capacity=8, dp_end=None, rates=None, horizon=INF, rates_fro
         np.zeros(n_ph) if rates_from is None else np.array(rates_from, np.float64),
         float(horizon),
         we,
+        cyclic,
     )
     if n_g < 0:
         return None

@@ -347,3 +347,71 @@ def test_schedule_unseen_rate_ends_a_green_that_keeps_another_phase_red():
     # unseen demand on the green phase itself does not make it end sooner
     own = schedule(clusters, _timing(2), current=0, elapsed_s=10.0, unseen_rate=[1.0, 0.0])
     assert own.decision == plain.decision
+
+
+# ---------------------------------------------------------------- cyclic order
+
+
+@settings(max_examples=60, deadline=None)
+@given(_api_problems(), st.sampled_from([64, 4096]))
+def test_schedule_cyclic_false_is_the_default_and_cyclic_equals_the_reference(problem, max_work):
+    clusters, timing, current, elapsed = problem
+    plain = schedule(clusters, timing, current, elapsed, max_work=max_work)
+    off = schedule(clusters, timing, current, elapsed, max_work=max_work, cyclic=False)
+    assert plain.greens == off.greens and plain.decision == off.decision
+    assert plain.delay_veh_s == off.delay_veh_s and plain.pruned == off.pruned
+    on = schedule(clusters, timing, current, elapsed, max_work=max_work, cyclic=True)
+    t = on.clusters
+    inst = (
+        t.ptr.tolist(),
+        *(t.rows[:, c].tolist() for c in range(3)),
+        [c.tolist() for c in timing.array.T],
+        current,
+        elapsed,
+    )
+    cap = reference.capacity_for(on.states)
+    want = reference.schedule(*inst, capacity=cap, dp_end=on.tail_from.tolist(), cyclic=True)
+    assert [(g.phase, g.start_s, g.end_s, g.clusters) for g in on.greens] == want["greens"]
+    assert on.delay_veh_s == want["delay"]
+    check_plan(inst, want)
+    assert on.delay_veh_s >= 0.0
+
+
+def _steps(greens):
+    """Phase steps between greens, up to where one phase alone is left (it follows itself)."""
+    seq = [g.phase for g in greens]
+    end = next((k for k in range(1, len(seq)) if seq[k] == seq[k - 1]), len(seq))
+    return [(b - a) % 3 for a, b in zip(seq[: end - 1], seq[1:end], strict=True)]
+
+
+def test_schedule_cyclic_order_serves_every_waiting_phase_before_one_again():
+    # Three phases with standing queues and steady streams (so every phase calls while it has
+    # vehicles left); phase 1, a protected left with a 12 s max green, has more than its
+    # greens clear. Free order goes 0 -> 2 while phase 1 waits; cyclic order always goes on
+    # to the next phase.
+    timing = _timing(3, max_green_s=[40.0, 12.0, 40.0])
+    clusters = [
+        [(0.0, 0.0, 4.0), (0.0, 120.0, 20.0)],
+        [(0.0, 0.0, 9.0), (0.0, 120.0, 25.0)],
+        [(0.0, 0.0, 6.0), (0.0, 120.0, 20.0)],
+    ]
+    free = schedule(clusters, timing, current=0, elapsed_s=10.0)
+    on = schedule(clusters, timing, current=0, elapsed_s=10.0, cyclic=True)
+    assert 2 in _steps(free.greens)
+    assert set(_steps(on.greens)) == {1}
+    assert on.delay_veh_s >= free.delay_veh_s  # a restriction: the DP's optimum can only rise
+
+
+def test_schedule_cyclic_order_skips_a_phase_that_does_not_call():
+    # Phase 1 has a car only at 60 s: cyclic order goes 0 -> 2 now rather than holding the
+    # intersection for it, and serves phase 1 when it comes.
+    timing = _timing(3)
+    clusters = [[], [(60.0, 0.0, 1.0)], [(0.0, 0.0, 5.0)]]
+    on = schedule(clusters, timing, current=0, elapsed_s=10.0, cyclic=True)
+    assert on.decision.switch and on.decision.next_phase == 2
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_schedule_refuses_a_cyclic_that_is_not_a_bool(value):
+    with pytest.raises(ValueError, match="cyclic must be True or False"):
+        schedule([[(0.0, 0.0, 1.0)], []], _timing(2), 0, 5.0, cyclic=value)

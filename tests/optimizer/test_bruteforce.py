@@ -137,12 +137,26 @@ def unseen_green_end(m, p, rate, red_from, gs, horizon, first=0.0):
     return min(gs + m.slt[p] + queue * m.hw[p], gs + m.maxg[p])
 
 
-def brute_force(inst, waits=(0.0,), rates=None, horizon=INF, first=None):
+def cyclic_allows(m, served, last, ready, p):
+    """In cyclic order, may phase p come after `last`? Only if every phase between them (in
+    index order, wrapping round) has nothing left or has not arrived by `ready` (does not
+    call), and p is not `last` while another phase has clusters left."""
+    if last < 0:
+        return True
+    left = [i for i in range(m.n_ph) if served[i] < len(m.rows[i])]
+    if p == last:
+        return left == [last]
+    between = [(last + s) % m.n_ph for s in range(1, (p - last) % m.n_ph)]
+    return all(served[r] == len(m.rows[r]) or m.rows[r][served[r]][0] > ready for r in between)
+
+
+def brute_force(inst, waits=(0.0,), rates=None, horizon=INF, first=None, cyclic=False):
     """Least total delay over every sequence of greens; each green starts at its earliest
     feasible moment plus each of `waits` (extra rest before it). Returns (delay, greens).
 
     rates: unseen demand per phase (veh/s); each green then also costs `unseen_delay` of the
-    red it ends (from the end of the phase's last green, min green or service, or from 0)."""
+    red it ends (from the end of the phase's last green, min green or service, or from 0).
+    cyclic: only sequences in cyclic order (`cyclic_allows`)."""
     m = Instance(inst)
     n = [len(r) for r in m.rows]
     best = [INF, None]
@@ -158,6 +172,8 @@ def brute_force(inst, waits=(0.0,), rates=None, horizon=INF, first=None):
         left = sum(served[i] < n[i] for i in range(m.n_ph))
         for p in range(m.n_ph):
             if p == last and left > 1:
+                continue
+            if cyclic and not cyclic_allows(m, served, last, ready, p):
                 continue
             for k in range(1, n[p] - served[p] + 1):
                 rows = m.rows[p][served[p] : served[p] + k]
@@ -384,3 +400,72 @@ def test_brute_force_unseen_charge_known_value():
         assert plan["delay"] == pytest.approx(8.0)
     plan = run_kernel(inst, rates=[0.0, 0.5])
     assert plan["delay"] == pytest.approx(best)
+
+
+# ---------------------------------------------------------------- cyclic order
+
+
+def _cyclic(inst, **kw):
+    return (
+        reference.schedule(*inst, capacity=64, cyclic=True, **kw),
+        run_kernel(inst, capacity=64, cyclic=True, **kw),
+    )
+
+
+def assert_cyclic(inst, plan):
+    """Every green of the plan is one cyclic order allows after the one before it, `ready`
+    being when that one could end (its service or min green) plus its clearance."""
+    m = Instance(inst)
+    served = [0] * m.n_ph
+    last, ready = -1, 0.0
+    for g, (p, start, _, k) in enumerate(plan["greens"]):
+        assert served[p] < len(m.rows[p]) or k == 0
+        assert cyclic_allows(m, served, last, ready, p), f"green {g} (phase {p}) out of order"
+        service = simulate_green(m.rows[p][served[p] : served[p] + k], start, m.slt[p], m.hw[p])
+        end = max(service[-1][1] if service else -INF, start + m.ming[p])
+        if g == 0 and m.current >= 0:
+            end = max(end, 0.0)
+        served[p] += k
+        last, ready = p, end + m.clear(p)
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(max_phases=3, max_clusters=2))
+def test_cyclic_dp_finds_the_brute_force_optimum_over_cyclic_plans(inst):
+    best, _ = brute_force(inst, cyclic=True)
+    free, _ = brute_force(inst)
+    assert best >= free - 1e-7 * max(1.0, free)  # a restriction never lowers the optimum
+    for plan in _cyclic(inst):
+        assert plan is not None
+        assert_cyclic(inst, plan)
+        assert resimulate(inst, plan) == pytest.approx(best, rel=1e-9, abs=1e-7)
+
+
+@settings(max_examples=30, deadline=None)
+@given(instances(max_phases=4, max_clusters=2))
+def test_cyclic_dp_finds_the_brute_force_optimum_four_phases(inst):
+    best, _ = brute_force(inst, cyclic=True)
+    plan = run_kernel(inst, capacity=64, cyclic=True)
+    assert_cyclic(inst, plan)
+    assert resimulate(inst, plan) == pytest.approx(best, rel=1e-9, abs=1e-7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_phases=3, max_clusters=2, draws=CONTINUOUS))
+def test_cyclic_dp_finds_the_brute_force_optimum_continuous_times(inst):
+    best, _ = brute_force(inst, cyclic=True)
+    for plan in _cyclic(inst):
+        assert_cyclic(inst, plan)
+        assert resimulate(inst, plan) == pytest.approx(best, rel=1e-9, abs=1e-7)
+
+
+@settings(max_examples=100, deadline=None)
+@given(with_tail(max_phases=4))
+def test_cyclic_plans_with_a_greedy_tail_stay_cyclic_and_never_beat_the_optimum(case):
+    inst, dp_end = case
+    plan = reference.schedule(*inst, dp_end=dp_end, cyclic=True)
+    assert plan == run_kernel(inst, dp_end=dp_end, cyclic=True)
+    assert plan is not None
+    assert_cyclic(inst, plan)
+    best, _ = brute_force(inst, cyclic=True)
+    assert resimulate(inst, plan) >= best - 1e-7 * max(1.0, best)

@@ -342,3 +342,26 @@ def test_capacity_shrinks_for_big_dps_like_the_reference():
         for cap in (1, 2, 8, 64):
             assert kernels._capacity(states, cap) == reference.capacity_for(states, cap)
     assert kernels._capacity(100, 8) == 8 and kernels._capacity(864, 8) == 2
+
+
+# ---------------------------------------------------------------- cyclic order
+
+
+@settings(max_examples=200, deadline=None)
+@given(with_rates(), st.sampled_from([1, 2, 8]), st.booleans())
+def test_schedule_kernel_equals_reference_in_cyclic_order(case, capacity, with_unseen):
+    inst, rates, horizon, dp_end, start = case
+    args = {"capacity": capacity, "dp_end": dp_end, "cyclic": True}
+    if with_unseen:
+        args.update(rates=rates, horizon=horizon, rates_from=start)
+    assert run_kernel(inst, **args) == reference.schedule(*inst, **args)
+
+
+@settings(max_examples=80, deadline=None)
+@given(with_rates(draws=CONTINUOUS), st.sampled_from([2, 8]))
+def test_schedule_kernel_equals_reference_in_cyclic_order_continuous(case, capacity):
+    inst, _, _, dp_end, _ = case
+    args = {"capacity": capacity, "dp_end": dp_end, "cyclic": True}
+    plan = run_kernel(inst, **args)
+    assert plan == reference.schedule(*inst, **args)
+    check_plan(inst, plan)

@@ -88,6 +88,16 @@ def test_schedule_finds_the_exhaustive_optimum_bigger(inst):
     assert plan["delay"] == pytest.approx(reference.schedule_exhaustive(*inst), rel=1e-9)
 
 
+@settings(max_examples=30, deadline=None)
+@given(instances(max_phases=4, max_clusters=3))
+def test_schedule_finds_the_exhaustive_optimum_in_cyclic_order(inst):
+    plan = reference.schedule(*inst, capacity=64, cyclic=True)
+    check_plan(inst, plan)
+    best = reference.schedule_exhaustive(*inst, cyclic=True)
+    assert plan["delay"] == pytest.approx(best, rel=1e-9)
+    assert best >= reference.schedule_exhaustive(*inst) - 1e-9 * max(1.0, best)
+
+
 @settings(max_examples=100, deadline=None)
 @given(instances(max_phases=3, max_clusters=2, draws=CONTINUOUS))
 def test_schedule_finds_the_exhaustive_optimum_continuous_times(inst):
