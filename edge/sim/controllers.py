@@ -154,6 +154,7 @@ class Schedule(Strategy):
         coordinate: bool = True,
         measure_headway: bool = False,
         unseen: bool = False,
+        cyclic: bool = False,
     ):
         super().__init__(model)
         self.horizon_s = horizon_s
@@ -166,6 +167,9 @@ class Schedule(Strategy):
         self.unseen = unseen
         self.unseen_rate: list[float] | None = None  # the last ones given to the optimizer
         self.unseen_from_s: list[float] | None = None
+        # cyclic: the optimizer plans phases in cyclic (index) order, skipping a phase that
+        # does not call (edge.optimizer.schedule's `cyclic`; docs/sim.md, fourth round)
+        self.cyclic = cyclic
         # saturation mode: entered when a watched stretch is sat_enter full of standing
         # vehicles, left when all are below sat_leave
         self.saturation = saturation
@@ -378,6 +382,7 @@ class Schedule(Strategy):
             horizon_s=self.horizon_s,
             unseen_rate=rate,
             unseen_from_s=start,
+            cyclic=self.cyclic,
         )
         self.last = plan
         self.last_s = now_s
@@ -399,6 +404,7 @@ class Schedule(Strategy):
                 horizon_s=self.horizon_s,
                 unseen_rate=rate,
                 unseen_from_s=start,
+                cyclic=self.cyclic,
             )
             nd = now.decision
             gain = now.delay_veh_s - plan.delay_veh_s

@@ -91,3 +91,19 @@ def test_unseen_demand_is_the_entry_loop_flow_from_the_zones_reach():
     off = controllers.make("schedule", imp)
     off.clusters(120.0, _reading(names, 12))
     assert off.unseen_rate is None  # off by default: the plan is as without it
+
+
+def test_cyclic_plans_every_waiting_phase_in_index_order():
+    imp = runner.import_lights(str(TWO_WAY))[0]
+    phases = imp.intersection.phases
+    # every phase waits (throughs 8 per group, protected lefts 3); no stretch is full
+    q = {g: 8.0 if p % 2 == 0 else 3.0 for p, ph in enumerate(phases) for g in ph.groups}
+    reading = views(imp, queue=q)
+    off = controllers.make("schedule", imp)
+    assert off.cyclic is False  # off by default
+    off.decide(0.0, reading, 0, 30.0)
+    on = controllers.Schedule(controllers.PhaseModel(imp), cyclic=True)
+    on.decide(0.0, reading, 0, 30.0)
+    assert not on.saturated and not off.saturated
+    assert [g.phase for g in off.last.greens] == [0, 2, 1, 3]  # the left phase 1 put off
+    assert [g.phase for g in on.last.greens] == [0, 1, 2, 3]
