@@ -1,8 +1,9 @@
 """Wiring: pick the HAL, decide what this boot runs, load the config from flash, run the tasks.
 
 Boot (crashlog.boot): the app; safe mode (flash, link up, app not started) after three abnormal
-resets in a row, after a latched monitor fault (written on flash when it happens, cleared only
-by maintenance mode) or without a usable config; maintenance mode (no app, no watchdog) when the
+resets in a row, after a latched fault (a monitor fault or an operator's flash, written on flash
+when it happens, cleared by maintenance mode or an operator's clear-flash) or without a usable
+config; maintenance mode (no app, no watchdog) when the
 strap input or the flag file asks for it.
 
 The app is four asyncio tasks. Three are critical and beat the supervisor once per tick:
@@ -141,9 +142,9 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
             tripped = True
             hal.all_flash(cfg.n_groups)
             _note(flash, "crash.txt", b"watchdog: task " + TASKS.split()[stalled] + b" stalled")
-        if not latched and ctl.mon.fault_code:
+        if not latched and ctl.seq.fault_reason:  # a monitor fault or an operator's flash
             latched = True  # on flash too: a reset must not put the heads back in service
-            _note(flash, "fault", ctl.mon.fault_detail.encode()[:200])
+            _note(flash, "fault", ctl.seq.fault_reason.encode()[:200])
         if ctl.ring_next != rn:
             # an operator command was accepted (at most two reach a tick, the ring holds 8):
             # the largest ts accepted (ring: nonce CRCs, then their ts) is the next boot's floor
@@ -151,6 +152,13 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
             r = ctl.ring  # made by auth.py with the first one: not None now
             floor = max(ctl.floor, max(r[len(r) >> 1 :]))  # pyright: ignore[reportOptionalSubscript, reportArgumentType]
             _note(flash, "floor", b"%d %d" % (floor, floor))
+        if ctl.cleared:  # an operator's clear-flash: the link task has sent its ACK
+            if ctl.cleared == 1:  # (the floor above has its ts)
+                ctl.cleared = 2  # reset on the next turn: the UART has had a tick to send it
+                _note(flash, "fault", b"")
+                _note(flash, "resets", b"0")
+            else:
+                hal.reset()  # start-up: flash -> all-red -> first phase
         if not steady and ticks.diff(now, started) >= _STEADY_MS:
             steady = True
             _note(flash, "resets", b"0")  # a run of abnormal resets is over

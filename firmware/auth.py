@@ -2,8 +2,8 @@
 
 Loaded at start-up with keys and kept; without keys loaded for one command and unloaded after it
 (app.py, controller.py). The state it keeps (replay ring and floor, Unix time heard, link
-counter) lives in the Controller. A check needs little heap: `mac` is given the canonical
-bytes' fields, not the bytes.
+counter) lives in the Controller (or SafeMode). A check needs little heap: `mac` is given the
+canonical bytes' fields, not the bytes.
 
 Operator (SIGNED COMMAND): HMAC-SHA256(K, canonical bytes), the canonical bytes rebuilt from the
 controller's own site and intersection ids and the command's name (docs/architecture.md, "Signed
@@ -98,8 +98,8 @@ def check(ctl, p, signed):
     if key is None:
         return 0, 0, "unknown key"
     # operator command names by wire code (canonical bytes); CALL and OMIT are the gateway's only
-    names = (None, b"hold", b"switch", b"release", None, None, b"preempt")
-    name = names[code] if code < 7 else None
+    names = (None, b"hold", b"switch", b"release", None, None, b"preempt", b"flash", b"clear-flash")
+    name = names[code] if code < 9 else None
     if name is None:
         return 0, 0, "not an operator command"
     sig = mac(key, b"greenwave-cmd-1", keys[0], ctl.cfg.id.encode(), name, arg, kid, ts, exp, nonce)

@@ -35,6 +35,8 @@ _MODE_LOCAL = const(2)
 _MODE_FLASH = const(3)
 _CMD_CLEAR = const(3)
 _CMD_PREEMPT = const(6)
+_CMD_FLASH = const(7)
+_CMD_CLEAR_FLASH = const(8)
 _ACK_OK = const(0)
 _ACK_REFUSED = const(1)
 _ACK_MALFORMED = const(3)
@@ -84,6 +86,7 @@ class Controller:
         self.floor = 0
         self.ring = None
         self.ring_next = 0
+        self.cleared = 0  # 1: an operator's clear-flash was accepted (app.py resets)
         self._auth = None  # auth.py, resident with keys (app.main loaded it)
         if keys is not None:
             from . import auth
@@ -95,7 +98,7 @@ class Controller:
         self.det = detectors.Detectors(cfg.n_detectors, diag=cfg.det_diag, fail_none=cfg.fail_none)
         self._failed = 0  # detector failures reported so far
         self.link = link.LinkState(now_ms)
-        self.dedup = link.CommandDedup(8)  # retries come within 2 s; each ACK kept takes heap
+        self.dedup = link.CommandDedup(8)  # retries come within 2 s
         self.decoder = P.Reader(_RX_FRAME)
         self._enc = P.Encoder()
         self.out = bytearray(OUT_BYTES)  # out[:out_n] is waiting to be sent
@@ -108,8 +111,8 @@ class Controller:
         self.event(now_ms, _EV_BOOT, "boot " + cfg.id)
 
     # outgoing ------------------------------------------------------------------------------
-    # The periodic frames (state, telemetry, heartbeat) are packed in place into the encoder's
-    # body and framed into `out`: a tick allocates nothing (tests/firmware/test_budget.py).
+    # The periodic frames (state, telemetry, heartbeat; `step`) are packed in place into the
+    # encoder's body and framed into `out`: a tick allocates nothing (test_budget.py).
     def _emit(self, mtype, plen):
         end = self._enc.frame_into(self.out, self.out_n, mtype, self.link.next_seq(), plen)
         if end < 0:
@@ -124,47 +127,11 @@ class Controller:
         """Send an EVENT frame (the app reports boot causes and crash records this way too)."""
         self._send(_T_EVENT, P.pack_event(code, now_ms, detail))
 
-    def _send_state(self, now_ms):
-        # P.pack_state's layout, written in place
-        b = self._enc.body
-        o = _PAYLOAD
-        phase = self.seq.phase
-        b[o] = self.mode
-        b[o + 1] = phase if phase >= 0 else _PHASE_NONE
-        ms = self.seq.ms_in_phase(now_ms) if phase >= 0 else 0
-        struct.pack_into(">I", b, o + 2, ms if ms > 0 else 0)
-        n = len(self.signals)
-        b[o + 6 : o + 6 + n] = self.signals
-        self._emit(_T_STATE, 6 + n)
-        self._next_state = ticks.add(now_ms, _STATE_EVERY_MS)
-
-    def _send_telemetry(self, now_ms):
-        # P.pack_detectors' layout, written in place
-        b = self._enc.body
-        o = _PAYLOAD
-        det = self.det
-        n = self.cfg.n_detectors
-        struct.pack_into(">IB", b, o, now_ms & 0xFFFFFFFF, n)
-        o += 5
-        for i in range(n):
-            occ = det.occupancy_permille(i, now_ms)
-            occ = 0 if occ < 0 else (occ if occ < 1000 else 1000)
-            struct.pack_into(">HHB", b, o, det.counts[i] & 0xFFFF, occ, (det.presence >> i) & 1)
-            o += 5
-        self._emit(_T_DETECTORS, 5 + 5 * n)
-        self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
-
-    def _send_heartbeat(self, now_ms):
-        struct.pack_into(">III", self._enc.body, _PAYLOAD, now_ms & 0xFFFFFFFF, self.boot,
-                         self.link_ctr)  # fmt: skip
-        self._emit(_T_HEARTBEAT, 12)
-
     # incoming ------------------------------------------------------------------------------
     def _on_command(self, now_ms, seq, payload, signed):
         stored = self.dedup.lookup(seq, payload)
         if stored is not None:  # a retry: answer again, do not run twice
-            self._send(_T_ACK, stored)
-            return
+            return self._send(_T_ACK, P.pack_ack(seq, stored[0], stored[1]))
         code = arg = 0
         reason = None
         if signed or self.keys is not None or len(payload) != 2:
@@ -174,11 +141,11 @@ class Controller:
             # memory" and the controller runs on: no command can crash it (that answer is
             # written in place and allocates nothing).
             auth = self._auth
-            if _MP:
-                gc.collect()  # the check's work (about 1 KB) in the largest free blocks
-                if auth is None and gc.mem_free() < _AUTH_HEAP:
-                    return self._out_of_memory(seq)
             try:
+                if _MP:
+                    gc.collect()  # the check's work (about 1 KB) in the largest free blocks
+                    if auth is None and gc.mem_free() < _AUTH_HEAP:
+                        raise MemoryError
                 if auth is None:
                     from . import auth
                 code, arg, reason = auth.check(self, payload, signed)
@@ -192,29 +159,40 @@ class Controller:
                 except (KeyError, AttributeError):
                     pass
                 gc.collect()
-            if reason == 0:
-                return self._out_of_memory(seq)
+            if reason == 0:  # written in place: no heap needed
+                b = self._enc.body
+                struct.pack_into(">HB", b, _PAYLOAD, seq & 0xFFFF, _ACK_REFUSED)
+                b[_PAYLOAD + 3 : _PAYLOAD + 16] = _OOM
+                return self._emit(_T_ACK, 16)
         else:  # a controller without keys takes the gateway's plain requests
             code, arg = payload[0], payload[1]
         if reason is not None:
             result = _ACK_MALFORMED if reason == "malformed command" else _ACK_REFUSED
-        elif code == _CMD_PREEMPT and not signed:  # only an operator may preempt
-            result, reason = _ACK_REFUSED, "preempt needs an operator signature"
+        elif signed and code > _CMD_PREEMPT:  # FLASH or CLEAR_FLASH (auth.py passes no other)
+            # FLASH latches like a monitor fault (app.py keeps fault_reason on flash); after a
+            # CLEAR_FLASH app.py clears the latch and resets, once the ACK has gone
+            result, reason = _ACK_OK, ""
+            sq = self.seq
+            if (sq.state == _FAULT) == (code == _CMD_FLASH):
+                result = _ACK_REFUSED
+                reason = "already in flash" if code == _CMD_FLASH else "nothing to clear"
+            elif code == _CMD_FLASH:
+                sq.fault(
+                    now_ms, "flash by operator " + bytes(payload[43 : 43 + payload[42]]).decode()
+                )
+                self.event(now_ms, _EV_MODE, sq.fault_reason)
+            else:
+                self.cleared = 1
+        elif _CMD_PREEMPT <= code <= _CMD_CLEAR_FLASH and not signed:  # operators' only
+            result, reason = _ACK_REFUSED, "needs an operator signature"
         elif self._mode(now_ms) != _MODE_REMOTE:
             result, reason = _ACK_REFUSED, "not in remote mode"
         else:
             result, reason = self.seq.request(code, arg, now_ms)
-        ack = P.pack_ack(seq, result, reason)
-        self.dedup.store(seq, ack, payload)
-        self._send(_T_ACK, ack)
+        self.dedup.store(seq, result, reason, payload)
+        self._send(_T_ACK, P.pack_ack(seq, result, reason))
         if result != _ACK_OK:
             self.event(now_ms, _EV_REFUSED, reason)
-
-    def _out_of_memory(self, seq):
-        b = self._enc.body
-        struct.pack_into(">HB", b, _PAYLOAD, seq & 0xFFFF, _ACK_REFUSED)
-        b[_PAYLOAD + 3 : _PAYLOAD + 16] = _OOM
-        self._emit(_T_ACK, 16)
 
     def _on_frames(self, now_ms, rx, n=-1):
         # decoder.push undoes COBS in place; only frames with a payload we read allocate
@@ -239,17 +217,6 @@ class Controller:
                         self.unix = u
             elif mtype == _T_COMMAND or mtype == _T_SIGNED:
                 self._on_command(now_ms, dec.seq, dec.payload(), mtype == _T_SIGNED)
-
-    def _detector_events(self, now_ms):
-        from .diagnostics import NAMES  # loaded already: only diagnostics fail detectors
-
-        det = self.det
-        moved = det.failed ^ self._failed
-        self._failed = det.failed
-        for i in range(det.n):
-            if (moved >> i) & 1:
-                why = NAMES[det.why[i]]
-                self.event(now_ms, _EV_DETECTOR, "detector " + str(i) + " " + why)
 
     def _link_changes(self, now_ms):
         moved = self.link.changed(now_ms)
@@ -286,8 +253,14 @@ class Controller:
 
         det = self.det
         det.sample(now_ms, levels)
-        if det.failed != self._failed:
-            self._detector_events(now_ms)
+        if det.failed != self._failed:  # (here, not in a function: on MicroPython those are heap)
+            from .diagnostics import NAMES  # loaded already: only diagnostics fail detectors
+
+            moved = det.failed ^ self._failed
+            self._failed = det.failed
+            for i in range(det.n):
+                if (moved >> i) & 1:
+                    self.event(now_ms, _EV_DETECTOR, "detector %d %s" % (i, NAMES[det.why[i]]))
         cfg = self.cfg
         dp = cfg.det_phases
         veh = det.calls(dp, ~(cfg.ped_dets | cfg.pre_dets))
@@ -308,12 +281,33 @@ class Controller:
             self.mode = mode
             self.event(now_ms, _EV_MODE, ("startup", "remote", "local", "flash")[mode])
             self.changed = True
+        # The periodic frames in the layouts of P.pack_state, P.pack_detectors and the heartbeat,
+        # written in place (here, not in a function each: on MicroPython every function is heap)
+        b = self._enc.body
         if self.changed or ticks.reached(now_ms, self._next_state):
-            self._send_state(now_ms)
+            phase = self.seq.phase
+            b[_PAYLOAD] = mode
+            b[_PAYLOAD + 1] = phase if phase >= 0 else _PHASE_NONE
+            ms = self.seq.ms_in_phase(now_ms) if phase >= 0 else 0
+            struct.pack_into(">I", b, _PAYLOAD + 2, ms if ms > 0 else 0)
+            n = len(self.signals)
+            b[_PAYLOAD + 6 : _PAYLOAD + 6 + n] = self.signals
+            self._emit(_T_STATE, 6 + n)
+            self._next_state = ticks.add(now_ms, _STATE_EVERY_MS)
         if ticks.reached(now_ms, self._next_telemetry):
-            self._send_telemetry(now_ms)
+            n = cfg.n_detectors
+            struct.pack_into(">IB", b, _PAYLOAD, now_ms & 0xFFFFFFFF, n)
+            o = _PAYLOAD + 5
+            for i in range(n):
+                occ = det.occupancy_permille(i, now_ms)
+                occ = 0 if occ < 0 else (occ if occ < 1000 else 1000)
+                struct.pack_into(">HHB", b, o, det.counts[i] & 0xFFFF, occ, (det.presence >> i) & 1)
+                o += 5
+            self._emit(_T_DETECTORS, 5 + 5 * n)
+            self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
         if self.link.heartbeat_due(now_ms):
-            self._send_heartbeat(now_ms)
+            struct.pack_into(">III", b, _PAYLOAD, now_ms & 0xFFFFFFFF, self.boot, self.link_ctr)
+            self._emit(_T_HEARTBEAT, 12)
             self.link.sent_heartbeat(now_ms)
         return self.changed
 

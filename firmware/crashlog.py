@@ -5,6 +5,9 @@ Files in the flash directory (beside the config, see storage.py):
   crash.txt   the last crash or stalled task, at most MAX_RECORD bytes; read and removed at boot
   resets      how many abnormal resets (crash or watchdog) happened in a row, as a decimal
   maint       maintenance flag: the seconds maintenance mode may last, as a decimal
+  fault       a latched fault's detail (the monitor's, or "flash by operator <key id>"): every
+              boot runs safe mode while it is there and not empty (app.py empties it, and
+              `clear_latch` removes it, on an operator's clear-flash; maintenance removes it)
 
 `boot` decides what this start-up runs: the app, safe mode (flash, link up, app not started)
 after SAFE_AFTER abnormal resets in a row, or maintenance mode (no app, no watchdog) when the
@@ -29,7 +32,7 @@ except ImportError:  # CPython
 CRASH = "crash.txt"
 RESETS = "resets"
 MAINT = "maint"
-FAULT = "fault"  # the monitor's latched fault: it outlives resets until a technician clears it
+FAULT = "fault"  # a latched fault (monitor, operator's flash): outlives resets until cleared
 MAX_RECORD = const(240)  # fits an EVENT frame's detail with room for a prefix
 SAFE_AFTER = const(3)  # abnormal resets in a row that keep the app from starting
 MAX_MAINT_S = const(86400)
@@ -91,9 +94,17 @@ def take_crash(dirpath):
 def latched_fault(dirpath):
     """The monitor fault an earlier run latched (its detail), or None."""
     data = _read(dirpath, FAULT, MAX_RECORD)
-    if data is None:
+    if not data:  # none, or emptied by an operator's clear-flash (app.py)
         return None
     return bytes(c if 31 < c < 127 else 63 for c in data).decode()
+
+
+def clear_latch(dirpath, floor):
+    """An operator's clear-flash (safe mode): no latched fault, no abnormal resets, and the
+    replay floor at the clear-flash's ts (as app.py writes it), so it cannot be replayed."""
+    _remove(dirpath, FAULT)
+    set_resets(dirpath, 0)
+    _write(dirpath, "floor", b"%d %d" % (floor, floor))
 
 
 def resets(dirpath):

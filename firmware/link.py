@@ -42,10 +42,7 @@ class LinkState:
     """Peer presence from frames heard, plus our own heartbeat schedule and sequence numbers."""
 
     def __init__(self, now_ms, heartbeat_ms=1000, misses=3, first_seq=0):
-        if heartbeat_ms <= 0:
-            raise ValueError(f"heartbeat_ms must be > 0: {heartbeat_ms!r}")
-        if misses <= 0:
-            raise ValueError(f"misses must be > 0: {misses!r}")
+        # heartbeat_ms and misses > 0: constants of the callers, not checked (code takes heap)
         self.heartbeat_ms = heartbeat_ms
         self.timeout_ms = heartbeat_ms * misses
         self._state = _NEW
@@ -130,31 +127,33 @@ def _key(cmd):
 
 
 class CommandDedup:
-    """The last `size` answered commands, so a retried seq gets the same ACK without a rerun.
+    """The answers to the last `size` commands, so a retried seq gets the same ACK without a
+    rerun: its result (ACK_*) and reason. The controller's reasons are constant strings, so
+    keeping one allocates nothing (a stored ACK's bytes took 64 bytes of heap per entry).
 
     `cmd` (the command payload) guards against a restarted peer reusing a seq for a new
     command: a stored answer is returned only when seq and command both match.
     """
 
     def __init__(self, size=16):
-        if size <= 0:
-            raise ValueError(f"size must be > 0: {size!r}")
-        # int arrays, not lists: a third of the size (seq -1: empty slot, its key never read)
+        # size > 0 (the controller's constant, not checked: code takes heap). int arrays, not
+        # lists: a third of the size (seq -1: empty slot, its key never read)
         self._seqs = array("i", [-1] * size)
         self._cmds = array("i", bytes(4 * size))  # _key(cmd): fits 32 bits
-        self._acks = [None] * size  # type: list[bytes | None]
+        self._results = bytearray(size)
+        self._reasons = [""] * size
         self._next = 0
 
     def lookup(self, seq, cmd=b""):
-        """The ACK payload stored for this seq (and command), or None if it is new."""
+        """(result, reason) stored for this seq (and command), or None if it is new."""
         seqs = self._seqs
         key = _key(cmd)
         for i in range(len(seqs)):
             if seqs[i] == seq and self._cmds[i] == key:
-                return self._acks[i]
+                return self._results[i], self._reasons[i]
         return None
 
-    def store(self, seq, ack_payload, cmd=b""):
+    def store(self, seq, result, reason, cmd=b""):
         """Remember the answer to seq; the oldest entry makes room."""
         seqs = self._seqs
         for i in range(len(seqs)):
@@ -165,12 +164,13 @@ class CommandDedup:
             self._next = (i + 1) % len(seqs)
         seqs[i] = seq
         self._cmds[i] = _key(cmd)
-        self._acks[i] = bytes(ack_payload)
+        self._results[i] = result
+        self._reasons[i] = reason
 
     def clear(self):
         """Forget every answer (e.g. when the link comes back: the peer may have restarted)."""
         for i in range(len(self._seqs)):
             self._seqs[i] = -1
             self._cmds[i] = 0
-            self._acks[i] = None
+            self._reasons[i] = ""
         self._next = 0

@@ -56,6 +56,8 @@ CMD_CLEAR = 3
 CMD_CALL = 4
 CMD_OMIT = 5
 CMD_PREEMPT = 6
+CMD_FLASH = 7  # operator only, like PREEMPT: flash, latched until CLEAR_FLASH
+CMD_CLEAR_FLASH = 8  # operator only: end a latched flash (a reset, then start-up)
 
 ACK_OK = 0
 ACK_REFUSED = 1
@@ -85,7 +87,7 @@ SCHEMA = (
     "6 ack >HB ascii;"
     "7 signed >BBII code arg ts exp 32 sig B n n key_id ascii nonce;"
     "mode 0 startup 1 remote 2 local 3 flash;"
-    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt;"
+    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt 7 flash 8 clear_flash;"
     "ack 0 ok 1 refused 2 unknown 3 malformed;"
     "ev 1 boot 2 mode 3 fault 4 link_up 5 link_down 6 detector 7 refused"
 )
@@ -102,7 +104,8 @@ TYPE_NAMES = {
     6: "ack",
     7: "signed",
 }
-CMD_NAMES = {1: "hold", 2: "switch", 3: "clear", 4: "call", 5: "omit", 6: "preempt"}
+CMD_NAMES = {1: "hold", 2: "switch", 3: "clear", 4: "call", 5: "omit", 6: "preempt", 7: "flash",
+             8: "clear_flash"}  # fmt: skip
 ACK_NAMES = {0: "ok", 1: "refused", 2: "unknown", 3: "malformed"}
 EVENT_NAMES = {
     1: "boot",
@@ -334,6 +337,8 @@ class Decoder(Reader):
         self._code = 0
 
     def __init__(self, max_frame=MAX_FRAME):
+        if max_frame < 12:  # the controller's Reader leaves this to its callers' constants
+            raise ValueError(f"max_frame below the 12-byte overhead: {max_frame!r}")
         super().__init__(max_frame)
         self._raw = bytearray(_max_encoded(max_frame))
         self._raw_mv = memoryview(self._raw)

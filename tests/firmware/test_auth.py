@@ -85,7 +85,7 @@ def test_an_operator_signed_preempt_is_accepted_and_a_link_signed_one_is_not():
     ]
     assert g.ctl.seq.pre_cmd == 2
     tag = G.pack_command(P.CMD_PREEMPT, 255, LINK, BOOT, 1)
-    assert send(g, P.T_COMMAND, tag, 51) == [(P.ACK_REFUSED, "preempt needs an operator signature")]
+    assert send(g, P.T_COMMAND, tag, 51) == [(P.ACK_REFUSED, "needs an operator signature")]
     release = signed("preempt", P.CMD_PREEMPT, 255, T + 1, nonce(2))
     assert send(g, P.T_SIGNED, release, 52) == [(P.ACK_OK, "")]
     assert g.ctl.seq.pre_cmd == 0
@@ -182,3 +182,48 @@ def test_malformed_signed_commands_are_refused_not_run():
     assert send(g, P.T_SIGNED, too_long, 30) == [(P.ACK_MALFORMED, "malformed command")]
     assert struct.unpack_from(">BB", good, 0) == (P.CMD_HOLD, 0)
     assert not g.ctl.seq.hold
+
+
+def test_an_operator_flash_latches_and_clear_flash_asks_the_app_to_reset():
+    g = keyed()
+    clear = signed("clear-flash", P.CMD_CLEAR_FLASH, 0, T, nonce(1))
+    assert send(g, P.T_SIGNED, clear, 100) == [(P.ACK_REFUSED, "nothing to clear")]
+    assert not g.ctl.cleared
+    # only an operator may flash: a link-tagged one is refused before anything runs
+    tag = G.pack_command(P.CMD_FLASH, 0, LINK, BOOT, 1)
+    assert send(g, P.T_COMMAND, tag, 101) == [(P.ACK_REFUSED, "needs an operator signature")]
+    forged = bytearray(signed("flash", P.CMD_FLASH, 0, T + 1, nonce(2)))
+    forged[20] ^= 1
+    assert send(g, P.T_SIGNED, bytes(forged), 102) == [(P.ACK_REFUSED, "bad signature")]
+    assert g.ctl.seq.state != 5  # sequencer.FAULT
+    log = g.at(g.rel, g.frame(P.T_SIGNED, signed("flash", P.CMD_FLASH, 0, T + 2, nonce(3)), 103))
+    assert ("ack", log[0][1], 103, P.ACK_OK, "") in log
+    assert ("ev", log[0][1], P.EV_MODE, "flash by operator alice") in log
+    assert g.ctl.seq.state == 5 and g.ctl.seq.fault_reason == "flash by operator alice"
+    g.run(g.rel + 1000)
+    assert bytes(g.ctl.signals) == b"f" * len(g.ctl.signals)
+    assert g.kinds("state")[-1][2] == P.MODE_FLASH
+    again = signed("flash", P.CMD_FLASH, 0, T + 3, nonce(4))
+    assert send(g, P.T_SIGNED, again, 104) == [(P.ACK_REFUSED, "already in flash")]
+    # the flash stays (the app resets only once the ACK has gone): then start-up runs afresh
+    assert send(
+        g, P.T_SIGNED, signed("clear-flash", P.CMD_CLEAR_FLASH, 0, T + 4, nonce(5)), 105
+    ) == [(P.ACK_OK, "")]
+    assert g.ctl.cleared == 1 and g.ctl.seq.state == 5
+
+
+def test_a_retried_operator_command_gets_the_same_answer_without_a_rerun():
+    g = keyed()
+    flash = signed("flash", P.CMD_FLASH, 0, T, nonce(1))
+    assert send(g, P.T_SIGNED, flash, 110) == [(P.ACK_OK, "")]
+    assert send(g, P.T_SIGNED, flash, 110) == [(P.ACK_OK, "")]  # the retry: no "already in flash"
+    assert send(g, P.T_SIGNED, flash, 111) == [(P.ACK_REFUSED, "replayed")]
+
+
+def test_without_keys_flash_and_clear_flash_are_refused():
+    g = keyed(None)
+    cmd = signed("flash", P.CMD_FLASH, 0, T, nonce(1))
+    assert send(g, P.T_SIGNED, cmd, 30) == [(P.ACK_REFUSED, "no operator keys")]
+    plain = G.pack_command(P.CMD_CLEAR_FLASH)
+    assert send(g, P.T_COMMAND, plain, 31) == [(P.ACK_REFUSED, "needs an operator signature")]
+    assert g.ctl.seq.state != 5 and not g.ctl.cleared

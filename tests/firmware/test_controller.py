@@ -477,8 +477,8 @@ def test_call_and_omit_are_acked_and_an_unsigned_preempt_is_refused():
     assert [e for e in g.log[n:] if e[0] in ("ack", "ev")] == [
         ("ack", 4600, 7, P.ACK_OK, ""),
         ("ack", 4700, 8, P.ACK_OK, ""),
-        ("ack", 4800, 9, P.ACK_REFUSED, "preempt needs an operator signature"),
-        ("ev", 4800, P.EV_REFUSED, "preempt needs an operator signature"),
+        ("ack", 4800, 9, P.ACK_REFUSED, "needs an operator signature"),
+        ("ev", 4800, P.EV_REFUSED, "needs an operator signature"),
         ("ack", 4900, 10, P.ACK_REFUSED, "unknown phase"),
         ("ev", 4900, P.EV_REFUSED, "unknown phase"),
     ]

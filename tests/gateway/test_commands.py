@@ -198,7 +198,7 @@ def test_a_gateway_holding_only_k_gw_cannot_make_a_command_the_controller_takes(
     assert rig.gw.health()["controller_auth_refusals"] == {"bad signature": 1, "replayed": 1}
 
 
-@pytest.mark.parametrize("cmd", ["flash", "clear-flash", "plan"])
+@pytest.mark.parametrize("cmd", ["plan"])
 def test_commands_the_controller_lacks_are_refused_not_faked(op_rig, cmd):
     rig, op = op_rig
     st = rig.remote_green()
@@ -208,6 +208,33 @@ def test_commands_the_controller_lacks_are_refused_not_faked(op_rig, cmd):
     assert body["result"] == f"refused: the controller has no {cmd} command yet"
     assert rig.peer.signals() == st["signals"]
     assert rig.gw.commands.counts["refused"] >= 1
+
+
+def test_flash_and_clear_flash_go_down_signed_and_the_controller_answers(op_rig):
+    rig, op = op_rig
+    rig.remote_green()
+
+    def run(cmd):
+        signed = op.sign(cmd)
+        op.send(cmd, json.dumps(signed))
+        return op.answer(lambda b: b["nonce"] == signed["nonce"])[1]["result"]
+
+    assert run("clear-flash") == "refused: nothing to clear"  # the controller's own verdict
+    assert run("flash") == "ok"
+    with rig.peer.lock:
+        seq = rig.peer.ctl.seq
+        assert seq.state == 5 and seq.fault_reason == "flash by operator alice"  # FAULT
+        assert set(rig.peer.ctl.signals) == {ord("f")}
+    assert run("flash") == "refused: already in flash"
+    assert run("clear-flash") == "ok"
+    with rig.peer.lock:
+        assert rig.peer.ctl.cleared == 1  # the app (not in this rig) resets into start-up
+    assert [e["cmd"] for e in rig.gw.commands.recent()][-4:] == [
+        "clear-flash",
+        "flash",
+        "flash",
+        "clear-flash",
+    ]
 
 
 def test_a_response_topic_outside_the_reply_space_is_refused(op_rig, v5):

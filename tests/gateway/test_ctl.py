@@ -82,15 +82,23 @@ def test_preempt_is_signed_for_the_controller_and_runs(ctl):
     assert (code, out.strip()) == (0, "cross: preempt 255 -> ok")
 
 
-@pytest.mark.parametrize(
-    ("args", "cmd"),
-    [(("flash", "cross"), "flash"), (("clear-flash", "cross"), "clear-flash"),
-     (("plan", "cross", "--set", "2"), "plan")],
-)  # fmt: skip
+@pytest.mark.parametrize(("args", "cmd"), [(("plan", "cross", "--set", "2"), "plan")])
 def test_what_the_controller_lacks_is_refused_with_the_reason(ctl, args, cmd):
     code, out, _ = ctl(*args)
     assert code == 1
     assert out.strip().endswith(f"-> refused: the controller has no {cmd} command yet")
+
+
+def test_flash_and_clear_flash_are_signed_for_the_controller(ctl):
+    ctl.rig.remote_green()
+    assert ctl("clear-flash", "cross")[:2] == (
+        1,
+        "cross: clear-flash 0 -> refused: nothing to clear\n",
+    )
+    assert ctl("flash", "cross")[:2] == (0, "cross: flash 0 -> ok\n")
+    with ctl.rig.peer.lock:
+        assert ctl.rig.peer.ctl.seq.fault_reason == "flash by operator alice"
+    assert ctl("clear-flash", "cross")[:2] == (0, "cross: clear-flash 0 -> ok\n")
 
 
 def test_plan_shows_the_phases(ctl):
