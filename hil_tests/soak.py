@@ -17,10 +17,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.factories import cross
+from edge.factories import cross, nema8
 from edge.record import RecordWriter
 from edge.safety import check_record
 from hil_tests.rig.emulator import EmulatedController
+
+# the configs a soak can run: free phase order and the NEMA dual ring, with walks and preemption
+CONFIGS = {
+    "cross": cross,
+    "cross-peds": lambda: cross(peds=True, preempt=True),
+    "nema8": nema8,
+    "nema8-peds": lambda: nema8(peds=True, preempt=True),
+}
 
 _MEM = re.compile(rb"^M (\d+) alloc (\d+) live (\d+) free (\d+) peak (\d+)$", re.M)
 
@@ -54,9 +62,11 @@ def soak(
     seed: int = 1,
     memreport_s: int = 600,
     workdir: Path | None = None,
+    config: str = "cross",
 ) -> SoakResult:
-    """Run `hours` of controller time with random demand; see SoakResult."""
-    ix = cross()
+    """Run `hours` of controller time with random demand on a config of CONFIGS; see
+    SoakResult."""
+    ix = CONFIGS[config]()
     rng = random.Random(seed)
     tmp = None
     if workdir is None:
@@ -120,8 +130,14 @@ def main(argv=None) -> int:
     ap.add_argument("--heapsize", default=None, help="MicroPython heap (default 64k)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--memreport", type=int, default=600, help="heap report every N s")
+    ap.add_argument(
+        "--config",
+        choices=sorted(CONFIGS),
+        default="cross",
+        help="intersection to run (default cross: free phase order; nema8: dual ring)",
+    )
     args = ap.parse_args(argv)
-    r = soak(args.hours, args.record, args.heapsize, args.seed, args.memreport)
+    r = soak(args.hours, args.record, args.heapsize, args.seed, args.memreport, config=args.config)
     print(r.summary())
     for v in r.violations[:10]:
         print(f"  {v}")

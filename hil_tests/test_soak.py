@@ -1,8 +1,9 @@
 """A virtual-clock soak on the rig with the real interpreter, recorded with --record.
 
-CI runs two hours of controller time (about two minutes). The full day is marked `soak` and
+CI runs two hours of controller time on `cross()` (about two minutes) and one hour on the NEMA
+dual ring with walks and preemption (`nema8-peds`, about one minute). The full day is marked `soak` and
 runs only when asked for: `pytest -m soak hil_tests/test_soak.py` (or `python -m
-hil_tests.soak --hours 24 --record day.jsonl`). Both run in the rig's heap (64 KiB) without the
+hil_tests.soak --hours 24 --record day.jsonl [--config nema8-peds]`). Both run in the rig's heap (64 KiB) without the
 heap report, which itself takes about 1 KB: for heap figures run the script with
 `--memreport 600 --heapsize 66k`.
 """
@@ -25,6 +26,16 @@ def test_two_hours_of_random_demand_are_safe_within_the_heap(tmp_path, rig_kind)
     r = soak(2.0, tmp_path / "soak.jsonl", workdir=tmp_path, memreport_s=0)
     _check(r)
     assert r.changes > 500, r.summary()
+
+
+def test_an_hour_of_the_dual_ring_with_walks_and_preemption_is_safe_within_the_heap(
+    tmp_path, rig_kind
+):
+    # NEMA dual ring/barrier (firmware/rings.py) with pedestrian phases and a preempt input:
+    # random detector bits press buttons and call preemption too
+    r = soak(1.0, tmp_path / "nema8.jsonl", workdir=tmp_path, memreport_s=0, config="nema8-peds")
+    _check(r)
+    assert r.changes > 200, r.summary()
 
 
 @pytest.mark.soak
