@@ -5,6 +5,8 @@ Per incoming lane of a signal group:
   firmware's stop-bar and advance detector inputs;
 - camera zones (SUMO lane-area detectors, E2) covering at most `zone_m` (200 m) upstream of the
   stop bar, chained onto the lane before when exactly one lane feeds it and feeds nothing else;
+  each zone also drawn as sub-zones of at most `segment_m` (25 m), as a video detector's zones
+  are, so that the controller knows roughly where along the stretch its vehicles are;
 - an induction loop at the upstream end of the zones (`entry`) that times vehicles entering.
 
 `DetectorSensing` reads only those detectors, through a `Fence` that exposes SUMO's
@@ -15,6 +17,7 @@ what detector-only sensing costs (`--sensing exact`) and is never the default.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
@@ -24,6 +27,7 @@ ADVANCE_M = 40.0
 STOP_SETBACK_M = 2.0  # loop centre upstream of the stop line: under a car waiting there
 JAM_SPACING_M = 7.5  # a standing car and its gap (SUMO's default 5 m + 2.5 m)
 HALT_MPS = 1.39  # SUMO's halting speed (5 km/h), also the E2 jam threshold
+SEGMENT_M = 25.0  # camera zones are drawn as sub-zones of at most this length
 _ENTRY_MEMORY = 400  # entry times kept per lane (far more than a 200 m zone holds)
 
 
@@ -35,8 +39,11 @@ class LaneSensors:
     stop: str
     advance: str
     entry: str
-    zones: tuple[str, ...]
+    zones: tuple[str, ...]  # one per piece
+    subzones: tuple[str, ...]  # one per segment
     pieces: tuple[tuple[str, float, float], ...]  # (lane, from_m, to_m), stop bar's lane first
+    # the zones' sub-zones, nearest the stop bar first: (lane, from_m, to_m, stop bar to to_m)
+    segments: tuple[tuple[str, float, float, float], ...]
     covered_m: float  # stop bar to the entry loop
     speed_mps: float  # free speed over the stretch (the lowest limit on it)
 
@@ -54,18 +61,18 @@ def _did(tls, lane, what):
     return f"gw|{tls}|{lane}|{what}"
 
 
-def plan_layout(net, imported, zone_m: float = ZONE_M) -> Layout:
+def plan_layout(net, imported, zone_m: float = ZONE_M, segment_m: float = SEGMENT_M) -> Layout:
     """Place the detectors of one `edge.sumo_import.Imported` light on the sumolib `net`."""
     tls = imported.intersection.id
     lanes: dict[str, LaneSensors] = {}
     for lane_ids in imported.lanes.values():
         for lane_id in lane_ids:
             if lane_id not in lanes:
-                lanes[lane_id] = _lane_sensors(net, tls, net.getLane(lane_id), zone_m)
+                lanes[lane_id] = _lane_sensors(net, tls, net.getLane(lane_id), zone_m, segment_m)
     return Layout(tls, dict(imported.lanes), lanes)
 
 
-def _lane_sensors(net, tls, lane, zone_m) -> LaneSensors:
+def _lane_sensors(net, tls, lane, zone_m, segment_m) -> LaneSensors:
     length = lane.getLength()
     pieces = [(lane, max(0.0, length - zone_m), length)]
     covered = pieces[0][2] - pieces[0][1]
@@ -86,14 +93,26 @@ def _lane_sensors(net, tls, lane, zone_m) -> LaneSensors:
         cur = prev
     speed = min(p[0].getSpeed() for p in pieces)
     lid = lane.getID()
+    segments = []
+    ahead = 0.0  # stop bar to the downstream end of the piece
+    for p, a, b in pieces:
+        n = max(1, math.ceil((b - a) / segment_m - 1e-9))
+        step = (b - a) / n
+        for k in range(n):
+            hi = b - k * step
+            segments.append((p.getID(), hi - step, hi, ahead + k * step))
+        ahead += b - a
     zones = tuple(_did(tls, lid, f"zone{k}") for k in range(len(pieces)))
+    subzones = tuple(_did(tls, lid, f"sub{k}") for k in range(len(segments)))
     return LaneSensors(
         lane=lid,
         stop=_did(tls, lid, "stop"),
         advance=_did(tls, lid, "adv"),
         entry=_did(tls, lid, "entry"),
         zones=zones,
+        subzones=subzones,
         pieces=tuple((p[0].getID(), p[1], p[2]) for p in pieces),
+        segments=tuple(segments),
         covered_m=max(covered - 1.0, 1.0),
         speed_mps=speed,
     )
@@ -118,7 +137,9 @@ def additional_xml(layouts, period_s: float = 86400.0) -> str:
                     f"  <inductionLoop id={quoteattr(det)} lane={quoteattr(lane)} "
                     f'pos="{pos:.2f}" period="{period_s:g}" file="NUL"/>'
                 )
-            for zone, (lane, a, b) in zip(s.zones, s.pieces, strict=True):
+            areas = [*zip(s.zones, s.pieces, strict=True)]
+            areas += [(z, x[:3]) for z, x in zip(s.subzones, s.segments, strict=True)]
+            for zone, (lane, a, b) in areas:
                 out.append(
                     f"  <laneAreaDetector id={quoteattr(zone)} lane={quoteattr(lane)} "
                     f'pos="{a:.2f}" endPos="{b:.2f}" period="{period_s:g}" file="NUL"/>'
@@ -162,6 +183,11 @@ class Reading:
 class DetectorSensing:
     """Reads a layout's detectors through a `Fence`; keeps entry times per lane."""
 
+    # arrivals from the sub-zones (False: the earlier estimate, entry-loop times at free speed;
+    # kept for measuring, docs/sim.md)
+    segmented = True
+    slow = 0.5  # a sub-zone moving slower than this share of the speed limit is queueing
+
     def __init__(self, layout: Layout, fence: Fence):
         if not isinstance(fence, Fence):
             raise TypeError(f"DetectorSensing reads through a Fence, got {type(fence).__name__}")
@@ -196,8 +222,11 @@ class DetectorSensing:
                 halting += la.getLastStepHaltingNumber(z)
             moving = max(number - halting, 0)
             travel = s.covered_m / s.speed_mps
-            recent = list(self._entries[lane])[-moving:] if moving else []
-            arrivals = [max(t + travel - now_s, 0.0) for t in recent]
+            if self.segmented:
+                arrivals = self._placed(s, moving) if moving else []
+            else:
+                recent = list(self._entries[lane])[-moving:] if moving else []
+                arrivals = [max(t + travel - now_s, 0.0) for t in recent]
             per_lane[lane] = (
                 il.getLastStepVehicleNumber(s.stop) > 0 or il.getLastStepOccupancy(s.stop) > 0,
                 il.getLastStepVehicleNumber(s.advance) > 0,
@@ -212,6 +241,41 @@ class DetectorSensing:
                 ),
             )
         return _by_group(self.layout, per_lane)
+
+    def _placed(self, s: LaneSensors, moving: int) -> list:
+        """Stop-bar arrivals (s from now) of a lane's `moving` vehicles, from its sub-zones.
+
+        Each sub-zone's moving vehicles are spread evenly over it. They travel at the
+        sub-zone's mean speed (its standing vehicles counted as stopped) when the road ahead is
+        free; behind standing vehicles (in this sub-zone or nearer the stop bar), or moving
+        slower than `slow` of the limit, they are in or joining a queue and are timed at the
+        speed limit: the earliest they can arrive, the plan's discharge headway keeps them
+        behind the queue (timed at their crawl they would look far away, and a plan that ends
+        the green before them cuts a discharging platoon). A vehicle over the line between two
+        sub-zones is in both, so their moving counts are scaled to the zones' own total."""
+        la = self._la
+        parts = []
+        standing = 0  # standing vehicles nearer the stop bar
+        for z, (_, a, b, near) in zip(s.subzones, s.segments, strict=True):
+            n = la.getLastStepVehicleNumber(z)
+            if n:
+                h = la.getLastStepHaltingNumber(z)
+                standing += h
+                m = n - h
+                if m > 0:
+                    v = la.getLastStepMeanSpeed(z) * n / m
+                    if standing or v < self.slow * s.speed_mps:
+                        v = s.speed_mps
+                    parts.append((m, near, b - a, min(max(v, 1.0), s.speed_mps)))
+        total = sum(p[0] for p in parts)
+        scale = min(moving / total, 1.0) if total else 0.0
+        out = []
+        acc = 0.0
+        for m, near, length, v in parts:  # nearest the stop bar first
+            acc += m * scale
+            k = int(acc + 0.5) - len(out)
+            out += [(near + (i + 0.5) * length / k) / v for i in range(k)]
+        return out
 
 
 class ExactSensing:
