@@ -20,13 +20,15 @@ from edge.model import (
     Intersection,
     LinkSettings,
     Phase,
+    Plan,
     Problem,
     SignalGroup,
     validate,
 )
 
 _REQUIRED = object()
-_TOP = ("intersection", "groups", "conflicts", "phases", "rings", "detectors", "link", "broker")
+_TOP = ("intersection", "groups", "conflicts", "phases", "rings", "plans", "detectors", "link",
+        "broker")  # fmt: skip
 _INTERSECTION_KEYS = {"id": _REQUIRED, "startup_flash_s": 5.0, "startup_all_red_s": 3.0}
 
 # One line of help per key, written above the key in commented files (`dumps(comments=True)`).
@@ -63,6 +65,12 @@ HELP = {
     "rings.sequence": "the ring's barrier groups in order, each a list of phase names in service "
     "order; the k-th group of every ring is one side of the barrier (ring 1 = [[p1, p2], "
     "[p3, p4]], ring 2 = [[p5, p6], [p7, p8]] for a NEMA 8-phase dual ring)",
+    "plans": "Timing plans an operator may put in force (greenwave ctl plan ID --set N): one "
+    "[[plans]] table each, numbered 1.. in file order; plan 0 is the phases' own timing. A plan "
+    "only trims: each max green lies between the phase's min_green_s (with a walk, max(walk_s, "
+    "min_green_s) + ped_clear_s) and its max_green_s.",
+    "plans.name": "unique name",
+    "plans.max_green_s": "max green per phase name, s; a phase not named keeps its max_green_s",
     "detectors": "Detectors: one per controller input; inputs are numbered 0..n-1 without gaps.",
     "detectors.name": "unique name",
     "detectors.input": "controller input number",
@@ -210,6 +218,19 @@ class _Reader:
         return [self.table(f"rings[{i}]", e, {"sequence": _REQUIRED}).get("sequence")
                 for i, e in enumerate(raw)]  # fmt: skip
 
+    def plans(self, data):
+        """The [[plans]] tables (none: only the base timing)."""
+        out = []
+        for plan in self.entries(data, "plans", Plan, required=False):
+            v = plan.max_green_s
+            if isinstance(v, tuple):  # TOML integers are seconds too
+                v = tuple(
+                    (k, float(x)) if isinstance(x, int) and not isinstance(x, bool) else (k, x)
+                    for k, x in v
+                )
+            out.append(Plan(name=plan.name, max_green_s=v))
+        return tuple(out)
+
     def build(self, data) -> Intersection | None:
         for key, value in data.items():
             if key not in _TOP:
@@ -221,6 +242,7 @@ class _Reader:
         pairs = self.pairs(data)
         phases = self.entries(data, "phases", Phase, required=True)
         rings = self.rings(data)
+        plans = self.plans(data)
         detectors = self.entries(data, "detectors", Detector, required=False)
         link = LinkSettings(**self.table("link", data.get("link", {}), _keys(LinkSettings)))
         broker = self.table("broker", data.get("broker", {}), _keys(BrokerSettings))
@@ -231,6 +253,7 @@ class _Reader:
             conflicts=pairs,
             phases=phases,
             rings=rings,
+            plans=plans,
             detectors=detectors,
             link=link,
             broker=BrokerSettings(**broker),
@@ -277,6 +300,9 @@ def dumps(ix: Intersection, comments: bool = False) -> str:
         section("[[phases]]", "phases", _fields(ph), i == 0)
     for i, ring in enumerate(ix.rings):
         section("[[rings]]", "rings", [("sequence", ring)], i == 0)
+    for i, plan in enumerate(ix.plans):
+        table = _InlineTable(plan.max_green_s)
+        section("[[plans]]", "plans", [("name", plan.name), ("max_green_s", table)], i == 0)
     for i, d in enumerate(ix.detectors):
         section("[[detectors]]", "detectors", _fields(d), i == 0)
     section("[link]", "link", _fields(ix.link), True)
@@ -303,7 +329,17 @@ def _fields(obj):
     return out
 
 
+class _InlineTable(tuple):
+    """(key, value) pairs written as a TOML inline table."""
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _value(value) -> str:
+    if isinstance(value, _InlineTable):
+        items = (f"{k if _BARE.fullmatch(k) else _string(k)} = {_value(v)}" for k, v in value)
+        return "{ " + ", ".join(items) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from edge import config
-from edge.model import Detector, Intersection, Phase, SignalGroup
+from edge.model import Detector, Intersection, Phase, Plan, SignalGroup
 
 _CROSS_STREET = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}
 _OPPOSITE = {"n": "s", "s": "n", "e": "w", "w": "e"}
@@ -54,13 +54,14 @@ def _movement_conflicts(groups):
     return frozenset(frozenset(p) for p in pairs)
 
 
-def cross(peds: bool = False, preempt: bool = False) -> Intersection:
+def cross(peds: bool = False, preempt: bool = False, plans: bool = False) -> Intersection:
     """Four-way intersection: 8 vehicle groups (thru+right and protected left per approach),
     4 phases (ns_left, ns_thru, ew_left, ew_thru), a stop-bar and an advance detector per group.
 
     With `peds`, two pedestrian groups walk beside the through movements (ns_ped with ns_thru,
     ew_ped with ew_thru: walk 7 s, clearance 12 s), each with a push button. With `preempt`, one
-    more input is an emergency-vehicle preemption of ns_thru.
+    more input is an emergency-vehicle preemption of ns_thru. With `plans`, two timing plans:
+    1 `offpeak` (every max green trimmed) and 2 `ns_priority` (the east-west phases trimmed).
     """
     groups = []
     for approach in "nsew":
@@ -97,6 +98,12 @@ def cross(peds: bool = False, preempt: bool = False) -> Intersection:
         conflicts=frozenset(conflicts),
         phases=phases,
         detectors=tuple(dets),
+        plans=(
+            Plan("offpeak", {"ns_left": 15.0, "ns_thru": 25.0, "ew_left": 15.0, "ew_thru": 20.0}),
+            Plan("ns_priority", {"ew_left": 20.0, "ew_thru": 25.0}),
+        )
+        if plans
+        else (),
     )
 
 
@@ -134,7 +141,7 @@ def tee() -> Intersection:
     )
 
 
-def nema8(peds: bool = False, preempt: bool = False) -> Intersection:
+def nema8(peds: bool = False, preempt: bool = False, plans: bool = False) -> Intersection:
     """NEMA 8-phase dual ring on a four-way intersection: 8 vehicle groups, one phase each,
     ring 1 = p1 p2 | p3 p4, ring 2 = p5 p6 | p7 p8, the barrier between p2/p6 and p3/p7.
 
@@ -145,6 +152,8 @@ def nema8(peds: bool = False, preempt: bool = False) -> Intersection:
     With `peds`, each through phase walks a pedestrian group beside it (`<thru>_ped`: walk 7 s,
     clearance 12 s, a push button each), conflicting with the cross street and the left turn of
     its own ring. With `preempt`, one more input is an emergency-vehicle preemption of p4.
+    With `plans`, two timing plans: 1 `offpeak` (every max green trimmed) and 2 `ew_arterial`
+    (the north-south phases p1 p2 p5 p6 trimmed).
     """
     base = cross()
     groups = {g.name: g for g in base.groups}
@@ -174,6 +183,12 @@ def nema8(peds: bool = False, preempt: bool = False) -> Intersection:
         phases=tuple(phases),
         rings=((("p1", "p2"), ("p3", "p4")), (("p5", "p6"), ("p7", "p8"))),
         detectors=tuple(dets),
+        plans=(
+            Plan("offpeak", {f"p{k}": 15.0 if k % 2 else 25.0 for k in range(1, 9)}),
+            Plan("ew_arterial", {"p1": 15.0, "p2": 30.0, "p5": 15.0, "p6": 30.0}),
+        )
+        if plans
+        else (),
     )
 
 
@@ -235,13 +250,13 @@ _INTRO = {
 def example(name: str) -> Intersection:
     """The model behind `example_toml(name)`."""
     if name == "cross":
-        return cross()
+        return cross(plans=True)
     if name == "tee":
         return tee()
     if name == "corridor":
         return corridor(1)[0]
     if name == "nema8":
-        return nema8()
+        return nema8(plans=True)
     raise ValueError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}")
 
 

@@ -29,6 +29,7 @@ COMPACT_VERSION = 1
 TIMING_FIELDS = ("min_green_s", "max_green_s", "passage_s", "yellow_s", "all_red_s")
 MQTT_SCHEMES = ("mqtt://", "mqtts://")
 MAX_RINGS = 4  # the controller's limit (firmware/config.py)
+MAX_PLANS = 16  # timing plans besides the base (plan 0); the controller's limit too
 
 
 class _Missing:
@@ -150,6 +151,26 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """A timing plan an operator may put in force (`greenwave ctl plan ID --set N`): its max
+    green per phase name, in seconds; a phase it does not name keeps the base max green. Plans
+    are numbered 1.. in config order; plan 0 is the config's own timing. A plan only trims: each
+    value lies between the phase's floor (`Intersection.green_floor_s`) and its base max green,
+    so the base stays the envelope the max cycle and the starvation guard are built from."""
+
+    name: str
+    max_green_s: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self):
+        v = self.max_green_s
+        if isinstance(v, dict):
+            v = tuple(v.items())
+        elif isinstance(v, list):
+            v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
+        object.__setattr__(self, "max_green_s", v)
+
+
+@dataclass(frozen=True)
 class Intersection:
     """One intersection. `groups` order is the signal-string order; `rings` (per ring, per
     barrier group, phase names) is empty for free phase order."""
@@ -160,13 +181,14 @@ class Intersection:
     phases: tuple[Phase, ...]
     detectors: tuple[Detector, ...] = ()
     rings: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    plans: tuple[Plan, ...] = ()
     startup_flash_s: float = 5.0
     startup_all_red_s: float = 3.0
     link: LinkSettings = field(default_factory=LinkSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
 
     def __post_init__(self):
-        for name in ("groups", "phases", "detectors"):
+        for name in ("groups", "phases", "detectors", "plans"):
             object.__setattr__(self, name, _tuple(getattr(self, name)))
         object.__setattr__(self, "rings", _deep_tuple(self.rings))
         object.__setattr__(self, "conflicts", frozenset(_pair(p) for p in self.conflicts))
@@ -204,6 +226,24 @@ class Intersection:
                 mg, y, ar = bounds.get(g, (math.inf, math.inf, math.inf))
                 bounds[g] = (min(mg, ph.min_green_s), min(y, ph.yellow_s), min(ar, ph.all_red_s))
         return {g.name: bounds[g.name] for g in self.groups if g.name in bounds}
+
+    @staticmethod
+    def green_floor_s(ph: Phase) -> float:
+        """The least max green phase `ph` may have: its min green, or with a walk the walk (at
+        least min green) and its pedestrian clearance, which must fit in the green."""
+        if ph.walk_s:
+            return max(ph.walk_s, ph.min_green_s) + ph.ped_clear_s
+        return ph.min_green_s
+
+    def plan_max_green_s(self, plan: int) -> list[float]:
+        """Max green per phase (s) under plan number `plan` (0: the base timing)."""
+        base = [ph.max_green_s for ph in self.phases]
+        if plan == 0:
+            return base
+        if not 0 < plan <= len(self.plans):
+            raise KeyError(f"no plan {plan!r} in intersection {self.id!r}")
+        given = dict(self.plans[plan - 1].max_green_s)
+        return [given.get(ph.name, b) for ph, b in zip(self.phases, base, strict=True)]
 
     def to_compact(self) -> dict:
         """The compact controller config of docs/architecture.md (integer ms, 0-based indices)."""
@@ -249,6 +289,10 @@ class Intersection:
         if self.rings:
             order = {ph.name: i for i, ph in enumerate(self.phases)}
             out["rings"] = [[[order[n] for n in grp] for grp in ring] for ring in self.rings]
+        if self.plans:  # every phase's max green, ms, in phase order, per plan 1..
+            out["plans"] = [
+                [_ms(s) for s in self.plan_max_green_s(k)] for k in range(1, len(self.plans) + 1)
+            ]
         return out
 
     def record_header(self) -> dict:
@@ -289,6 +333,7 @@ def validate(ix: Intersection) -> list[Problem]:
     _conflicts(out, ix.conflicts, names)
     _phases(out, ix, names)
     _rings(out, ix)
+    _plans(out, ix)
     _detectors(out, ix.detectors, names)
     _link_and_broker(out, ix.link, ix.broker)
     return out
@@ -519,6 +564,46 @@ def _rings(out, ix):
                 )
                 out.append(Problem(f"rings[{ring_of[b]}].sequence[{side_of[b]}]", b, msg))
                 break
+
+
+def _plans(out, ix):
+    """Timing plans: named, at most MAX_PLANS, each max green between the phase's floor and its
+    base max green (the phases' own problems are _phases' to report)."""
+    plans = ix.plans
+    if not isinstance(plans, tuple):
+        out.append(Problem("plans", plans, "must be a list of [[plans]] tables"))
+        return
+    if len(plans) > MAX_PLANS:
+        out.append(Problem("plans", len(plans), f"at most {MAX_PLANS} plans (besides plan 0)"))
+    _unique(out, "plan", plans, lambda i: f"plans[{i}].name")
+    phases = {ph.name: ph for ph in ix.phases if isinstance(ph.name, str)}
+    for i, plan in enumerate(plans):
+        path = f"plans[{i}].max_green_s"
+        rows = plan.max_green_s
+        if not isinstance(rows, tuple) or not all(
+            isinstance(r, tuple) and len(r) == 2 for r in rows
+        ):
+            out.append(Problem(path, rows, "must be a table of phase name = seconds"))
+            continue
+        if not rows:
+            out.append(Problem(path, rows, "names no phase: the plan would be the base timing"))
+        for name, value in rows:
+            p = f"{path}.{name}"
+            ph = phases.get(name)
+            if ph is None:
+                out.append(Problem(p, value, "unknown phase"))
+                continue
+            if not _time(out, p, value):
+                continue
+            if not all(_number(getattr(ph, f)) for f in TIMING_FIELDS + ("walk_s", "ped_clear_s")):
+                continue
+            floor = Intersection.green_floor_s(ph)
+            if value > ph.max_green_s + 1e-9:
+                msg = f"above the phase's max_green_s = {ph.max_green_s!r} (a plan only trims)"
+                out.append(Problem(p, value, msg))
+            elif value < floor - 1e-9:
+                what = "max(walk_s, min_green_s) + ped_clear_s" if ph.walk_s else "min_green_s"
+                out.append(Problem(p, value, f"below the phase's {what} = {floor!r}"))
 
 
 def _detectors(out, detectors, names):

@@ -25,6 +25,7 @@ _NUMBERS = (
     "walk",
     "ped_clear",
     "det_diag",
+    "plans",
 )
 
 
@@ -195,5 +196,6 @@ def start():
                 if problem:
                     detail += "; replay floor 0: " + problem
         unload("config")
+        unload("plans")  # loaded by config.py for a config with plans
         unload("storage")
     return hal, cfg, mode, detail, maint_s, keys, floor

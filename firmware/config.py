@@ -35,8 +35,8 @@ _KEYS = (
     "startup_all_red",
 )
 # Optional keys (absent = the defaults in config_data.Config): recall, pedestrian timing,
-# detector kinds and diagnostics.
-_OPTIONAL = ("recall", "ped_timing", "det_kind", "det_diag", "rings")
+# detector kinds and diagnostics, rings, timing plans.
+_OPTIONAL = ("recall", "ped_timing", "det_kind", "det_diag", "rings", "plans")
 _MAX_RINGS = const(4)
 MAX_ERRATIC = const(1000)  # counts per minute
 _TIMING = ("min_green", "max_green", "passage", "yellow", "all_red")
@@ -490,6 +490,10 @@ def load(d):
             _rings(out, d, cfg)
             if len(out) == k:
                 _ring_cycle(cfg)
+        if "plans" in d:  # checked by plans.py, loaded only for a config with plans (heap)
+            from .plans import check
+
+            check(out, d["plans"], cfg)
         longest = max(cfg.all_red)
         if all_red_ok and d["startup_all_red"] < longest:
             v = d["startup_all_red"]

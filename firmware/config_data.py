@@ -23,9 +23,15 @@ class Config:
     service order (bytes).
     `max_cycle` is then the sum over barrier groups of the longest ring's phase spans there,
     plus the longest run of phases before another in one ring's barrier group.
+    Timing plans: `plans` None or, flat, plan k's max green of phase p at [k * n_phases + p]
+    (ms), plan 0 the config's own (base) max greens. `max_green` is then the plan in force (the
+    controller's PLAN command writes it; the sequencer ends greens at it), and `plans[:n]` the
+    base: the envelope the max cycle and the starvation guard (free.py) are built from, which
+    every plan lies under.
     """
 
     rings = None  # a class default: a config without rings has no attribute of its own (heap)
+    plans = None  # (and without plans)
 
     def __init__(self):
         self.id = ""

@@ -37,6 +37,7 @@ _CMD_CLEAR = const(3)
 _CMD_PREEMPT = const(6)
 _CMD_FLASH = const(7)
 _CMD_CLEAR_FLASH = const(8)
+_CMD_PLAN = const(9)
 _ACK_OK = const(0)
 _ACK_REFUSED = const(1)
 _ACK_MALFORMED = const(3)
@@ -168,12 +169,24 @@ class Controller:
             code, arg = payload[0], payload[1]
         if reason is not None:
             result = _ACK_MALFORMED if reason == "malformed command" else _ACK_REFUSED
-        elif signed and code > _CMD_PREEMPT:  # FLASH or CLEAR_FLASH (auth.py passes no other)
+        elif signed and code > _CMD_PREEMPT:  # FLASH, CLEAR_FLASH or PLAN (auth.py passes no other)
             # FLASH latches like a monitor fault (app.py keeps fault_reason on flash); after a
-            # CLEAR_FLASH app.py clears the latch and resets, once the ACK has gone
+            # CLEAR_FLASH app.py clears the latch and resets, once the ACK has gone. PLAN puts
+            # plan arg's max greens (config_data.Config: plan 0 the base) in max_green, which the
+            # sequencer ends greens at: at once and in any state, as a green past its new max
+            # green ends now but never before its min green, walk or ped clearance
+            # (sequencer._term), and every plan lies between those and the base (config.py).
             result, reason = _ACK_OK, ""
             sq = self.seq
-            if (sq.state == _FAULT) == (code == _CMD_FLASH):
+            if code == _CMD_PLAN:
+                cfg = self.cfg
+                n = cfg.n_phases
+                pl = cfg.plans or cfg.max_green  # without plans, plan 0 is max_green itself
+                if arg * n < len(pl):
+                    cfg.max_green[:] = pl[arg * n : arg * n + n]
+                else:
+                    result, reason = _ACK_REFUSED, "unknown plan"
+            elif (sq.state == _FAULT) == (code == _CMD_FLASH):
                 result = _ACK_REFUSED
                 reason = "already in flash" if code == _CMD_FLASH else "nothing to clear"
             elif code == _CMD_FLASH:
@@ -183,7 +196,7 @@ class Controller:
                 self.event(now_ms, _EV_MODE, sq.fault_reason)
             else:
                 self.cleared = 1
-        elif _CMD_PREEMPT <= code <= _CMD_CLEAR_FLASH and not signed:  # operators' only
+        elif _CMD_PREEMPT <= code <= _CMD_PLAN and not signed:  # operators' only
             result, reason = _ACK_REFUSED, "needs an operator signature"
         elif self._mode(now_ms) != _MODE_REMOTE:
             result, reason = _ACK_REFUSED, "not in remote mode"

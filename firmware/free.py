@@ -191,7 +191,7 @@ class FreeSequencer(Sequencer):
             return True
         n = self._n
         cfg = self.cfg
-        mg = cfg.max_green
+        mg = cfg.plans or cfg.max_green  # the base max greens (a plan only trims them)
         yl = cfg.yellow
         ar = cfg.all_red
         base = yl[p] + ar[p] + mg[c] + yl[c] + ar[c]

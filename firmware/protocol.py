@@ -34,7 +34,7 @@ MAX_FRAME = const(256)  # decoded bytes: header + payload + crc
 # on; it is in every header, so a peer built from another schema is refused instead of misread.
 # The text and the code names (MODE_NAMES, ...) live in protocol_gateway.py (the controller's heap
 # does not carry them); protocol_gateway checks this value against the text when it loads.
-SCHEMA_HASH = 0x1E67E544
+SCHEMA_HASH = 0x7B9A7D26
 
 _HEADER = const(8)
 _CRC = const(4)

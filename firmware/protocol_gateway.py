@@ -58,6 +58,7 @@ CMD_OMIT = 5
 CMD_PREEMPT = 6
 CMD_FLASH = 7  # operator only, like PREEMPT: flash, latched until CLEAR_FLASH
 CMD_CLEAR_FLASH = 8  # operator only: end a latched flash (a reset, then start-up)
+CMD_PLAN = 9  # operator only: arg = timing plan number (0: the config's own timing)
 
 ACK_OK = 0
 ACK_REFUSED = 1
@@ -87,7 +88,7 @@ SCHEMA = (
     "6 ack >HB ascii;"
     "7 signed >BBII code arg ts exp 32 sig B n n key_id ascii nonce;"
     "mode 0 startup 1 remote 2 local 3 flash;"
-    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt 7 flash 8 clear_flash;"
+    "cmd 1 hold 2 switch 3 clear 4 call 5 omit 6 preempt 7 flash 8 clear_flash 9 plan;"
     "ack 0 ok 1 refused 2 unknown 3 malformed;"
     "ev 1 boot 2 mode 3 fault 4 link_up 5 link_down 6 detector 7 refused"
 )
@@ -105,7 +106,7 @@ TYPE_NAMES = {
     7: "signed",
 }
 CMD_NAMES = {1: "hold", 2: "switch", 3: "clear", 4: "call", 5: "omit", 6: "preempt", 7: "flash",
-             8: "clear_flash"}  # fmt: skip
+             8: "clear_flash", 9: "plan"}  # fmt: skip
 ACK_NAMES = {0: "ok", 1: "refused", 2: "unknown", 3: "malformed"}
 EVENT_NAMES = {
     1: "boot",

@@ -1,7 +1,7 @@
 """Operator commands on `cmd/<name>`: verify the signature, forward, answer.
 
-A verified hold / release / switch / preempt / flash / clear-flash goes to the controller as a
-SIGNED COMMAND frame carrying the operator's own signature (key id, ts, exp, nonce, sig
+A verified hold / release / switch / preempt / flash / clear-flash / plan goes to the controller
+as a SIGNED COMMAND frame carrying the operator's own signature (key id, ts, exp, nonce, sig
 unchanged), which the controller checks again against its provisioned keys; the answer is the
 controller's own verdict: `ok` or `refused: <reason>`.
 Anything else is answered at once: `expired`, or `refused: <reason>` (malformed, unknown key,
@@ -32,7 +32,7 @@ log = logging.getLogger("greenwave.commands")
 
 _FORWARDED = {"hold": P.CMD_HOLD, "release": P.CMD_CLEAR, "switch": P.CMD_SWITCH,
               "preempt": P.CMD_PREEMPT, "flash": P.CMD_FLASH,
-              "clear-flash": P.CMD_CLEAR_FLASH}  # fmt: skip
+              "clear-flash": P.CMD_CLEAR_FLASH, "plan": P.CMD_PLAN}  # fmt: skip
 AUTH_FAILURES = ("malformed", "unknown_key", "bad_signature", "expired", "future", "replayed",
                  "busy")  # fmt: skip
 

@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p = action("plan", "show the timing plan in force, or ask for another", _plan)
     p.add_argument("--set", metavar="PLAN", type=int,
-                   help="ask for timing plan number PLAN (signed)")  # fmt: skip
+                   help="put timing plan number PLAN in force (signed; 0 = the config's own "
+                        "timing, 1.. its [[plans]])")  # fmt: skip
     _signing_options(p)
     p = action("history", "show the recent operator commands and their results", _history)
     p = action("hold", "hold the current green (signed); --release ends the hold", _command)
@@ -288,6 +289,10 @@ def _plan(args) -> int:
         _out(json.dumps(plan, sort_keys=True))
         return 0
     _out(f"{plan['intersection']}: groups {' '.join(plan['groups'])}")
+    k = plan.get("plan", 0)  # a gateway from before plans says no number: its config's timing
+    names = plan.get("plans", [])
+    others = ", ".join(f"{i} {n}" for i, n in enumerate(["base"] + names))
+    _out(f"plan {k} {plan.get('plan_name') or 'base'} in force (plans: {others})")
     _out(f"{'#':>2} {'phase':<12} {'groups':<20} min  max  gap  yel  red (s)")
     for p in plan["phases"]:
         _out(f"{p['index']:>2} {p['name']:<12} {' '.join(p['groups']):<20} "

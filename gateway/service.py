@@ -103,6 +103,9 @@ class Gateway:
         self._session_seen: float | None = None  # the broker connection `_republish` served
         self._rebirth = threading.Event()  # set from paho's thread by a `cmd/rebirth` message
         self._asked: dict[int, dict] = {}
+        # the timing plan in force as far as this gateway has seen: the controller's ok to a
+        # PLAN sets it, its boot (which starts on plan 0, the config's timing) resets it
+        self.plan_in_force = 0
         self._last_decision_s = float("-inf")
         self._last_request: tuple | None = None
         self._override: tuple[int | None] | None = None  # the phase an operator request came in
@@ -336,17 +339,30 @@ class Gateway:
         self._last_health = float("-inf")  # and health on this pass
 
     def plan(self) -> dict:
-        """The timing plan in force (the config's): the payload of the retained `plan` topic."""
+        """The timing plan in force: the payload of the retained `plan` topic. `plan` is its
+        number (0: the config's own timing, else [[plans]] entry plan - 1, named `plan_name`),
+        the phases' `max_green_s` the max greens it puts in force, `plans` the plans' names."""
+        k = self.plan_in_force
+        mg = self.ix.plan_max_green_s(k)
         return {
             "intersection": self.ix.id,
+            "plan": k,
+            "plan_name": self.ix.plans[k - 1].name if k else None,
+            "plans": [p.name for p in self.ix.plans],
             "groups": [g.name for g in self.ix.groups],
             "phases": [
                 {"index": i, "name": p.name, "groups": list(p.groups),
-                 "min_green_s": p.min_green_s, "max_green_s": p.max_green_s,
+                 "min_green_s": p.min_green_s, "max_green_s": mg[i],
                  "passage_s": p.passage_s, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s}
                 for i, p in enumerate(self.ix.phases)
             ],
         }  # fmt: skip
+
+    def _plan_changed(self, k: int) -> None:
+        if k != self.plan_in_force:
+            self.plan_in_force = k
+            log.info("timing plan %d in force", k)
+            self._publish(self.topics.plan, self.plan(), qos=1, retain=True)
 
     def publish_history(self) -> None:
         """Publish the recent operator commands and their results retained on `history`
@@ -421,6 +437,7 @@ class Gateway:
             name = P.EVENT_NAMES.get(code, str(code))
             if code == P.EV_BOOT:
                 self.estimator.reset()  # the controller's counters start again from zero
+                self._plan_changed(0)  # and its timing from the config's own
             if code in (P.EV_BOOT, P.EV_MODE, P.EV_LINK_UP):
                 self._last_request = None  # its holds are gone: decide afresh
                 self._starving = None
@@ -467,6 +484,8 @@ class Gateway:
         if reason in CONTROLLER_AUTH:  # the controller's own signature checks said no
             self.controller_auth[reason] = self.controller_auth.get(reason, 0) + 1
             log.warning("the controller refused %s: %s", asked.get("source", "a request"), reason)
+        if result == "ok" and asked.get("request") == "plan":  # said before the requester hears
+            self._plan_changed(asked["plan"])
         on_result = self._on_result.pop(seq, None)
         if on_result is not None:
             try:
@@ -533,8 +552,10 @@ class Gateway:
         seq = self.link.command(code, arg, auth)
         if on_result is not None:
             self._on_result[seq] = on_result
-        if code == P.CMD_CLEAR:
-            name = None
+        if code in (P.CMD_CLEAR, P.CMD_FLASH, P.CMD_CLEAR_FLASH, P.CMD_PLAN):
+            name = None  # no phase in the argument
+            if code == P.CMD_PLAN:
+                extra = {"plan": arg, **(extra or {})}
         else:
             name = self.ix.phases[arg].name if 0 <= arg < len(self.ix.phases) else str(arg)
         decision = {

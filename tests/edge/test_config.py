@@ -59,7 +59,9 @@ def fields(err):
 
 
 @pytest.mark.parametrize(
-    "ix", [cross(), tee(), *corridor(4), nema8(peds=True)], ids=lambda ix: ix.id
+    "ix",
+    [cross(), tee(), *corridor(4), nema8(peds=True), cross(plans=True), nema8(plans=True)],
+    ids=lambda ix: ix.id + ("+plans" if ix.plans else ""),
 )
 def test_round_trip(ix):
     text = config.dumps(ix)
@@ -331,3 +333,32 @@ def test_ring_and_other_problems_are_reported_together():
         ("rings[1].sequence[1]", "p9"),
         ("phases[7].name", "p8"),
     }
+
+
+def test_plans_are_tables_of_max_green_per_phase_name_and_every_problem_is_named():
+    base = config.dumps(cross())
+    ok = config.loads(
+        base + '[[plans]]\nname = "night"\nmax_green_s = { ns_thru = 20, ew_thru = 19.5 }\n'
+    )
+    assert ok.plans[0].name == "night"
+    assert ok.plans[0].max_green_s == (("ns_thru", 20.0), ("ew_thru", 19.5))
+    assert ok.plan_max_green_s(1) == [30.0, 20.0, 30.0, 19.5]
+    assert ok.to_compact()["plans"] == [[30000, 20000, 30000, 19500]]
+    bad = (
+        base
+        + '[[plans]]\nname = "a"\nmax_green_s = { ns_thru = 46.0, ew_left = 6.5, nope = 9 }\n'
+        + '[[plans]]\nname = "a"\nmax_green_s = 5\nextra = 1\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        config.loads(bad)
+    assert fields(err.value) == {
+        "plans[0].max_green_s.ns_thru": 46.0,
+        "plans[0].max_green_s.ew_left": 6.5,
+        "plans[0].max_green_s.nope": 9.0,
+        "plans[1].extra": 1,
+        "plans[1].name": "a",
+        "plans[1].max_green_s": 5,
+    }
+    text = str(err.value)
+    assert "above the phase's max_green_s = 45.0 (a plan only trims)" in text
+    assert "below the phase's min_green_s = 7.0" in text

@@ -110,7 +110,8 @@ def test_example_toml_loads_back_to_the_factory(name):
 
 
 def test_example_models():
-    assert factories.example("cross") == cross()
+    assert factories.example("cross") == cross(plans=True)
+    assert factories.example("nema8") == nema8(plans=True)
     assert factories.example("tee") == tee()
     assert factories.example("corridor") == corridor(3)[0]
     assert "its own file" in factories.example_toml("corridor")

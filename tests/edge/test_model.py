@@ -12,6 +12,7 @@ from edge.model import (
     Intersection,
     LinkSettings,
     Phase,
+    Plan,
     Problem,
     SignalGroup,
     check,
@@ -410,3 +411,26 @@ def test_ring_problems_come_with_every_other_problem():
         ("phases[1].name", "ew"),
     }
     assert "rings[0].sequence[0] = 'xx': unknown phase" in str(err.value)
+
+
+def test_a_plan_lies_between_each_phases_floor_and_its_base_max_green():
+    ix = cross(peds=True)  # ns_thru walks: floor max(7, 7) + 12 = 19 s
+    ok = dataclasses.replace(ix, plans=(Plan("p", {"ns_thru": 19.0, "ns_left": 7.0}),))
+    assert validate(ok) == []
+    assert ok.plan_max_green_s(0) == [30.0, 45.0, 30.0, 40.0]
+    assert ok.plan_max_green_s(1) == [7.0, 19.0, 30.0, 40.0]
+    with pytest.raises(KeyError):
+        ok.plan_max_green_s(2)
+    bad = dataclasses.replace(ix, plans=(Plan("p", {"ns_thru": 18.5, "ew_thru": 41.0}),))
+    got = {str(p) for p in validate(bad)}
+    assert got == {
+        "plans[0].max_green_s.ns_thru = 18.5: below the phase's max(walk_s, min_green_s) + "
+        "ped_clear_s = 19.0",
+        "plans[0].max_green_s.ew_thru = 41.0: above the phase's max_green_s = 40.0 (a plan "
+        "only trims)",
+    }
+    many = dataclasses.replace(ix, plans=tuple(Plan(f"p{i}", {"ns_left": 8.0}) for i in range(17)))
+    assert [p.field for p in validate(many)] == ["plans"]
+    empty = dataclasses.replace(ix, plans=(Plan("p", {}),))
+    assert [p.field for p in validate(empty)] == ["plans[0].max_green_s"]
+    assert "plans" not in ix.to_compact()  # no plans: the compact form is as before

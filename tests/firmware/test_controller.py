@@ -206,7 +206,7 @@ def test_refusals_are_acked_and_reported_as_events():
     assert [e[2] for e in g.kinds("state")] == [P.MODE_STARTUP] * 3 + [P.MODE_REMOTE] * 2
     n = len(g.log)
     g.tick(g.frame(P.T_COMMAND, b"\x02", seq=3))  # one byte short
-    g.tick(g.cmd(9, 0, seq=4))
+    g.tick(g.cmd(10, 0, seq=4))
     g.tick(g.cmd(P.CMD_SWITCH, 0, seq=5))
     g.tick(g.frame(P.T_COMMAND, b"\x02\x01\x00", seq=6))  # one byte long
     assert [e for e in g.log[n:] if e[0] in ("ack", "ev")] == [

@@ -26,7 +26,7 @@ COBS_VECTORS = [
 ]
 
 # HEARTBEAT, seq 7, t_ms 1234, as it goes on the wire with the current SCHEMA.
-HEARTBEAT_FRAME = b"\x07\x01\x1eg\xe5D\x01\x02\x07\x01\x07\x04\xd2\xea[\xd3/\x00"
+HEARTBEAT_FRAME = b"\x07\x01{\x9a}&\x01\x02\x07\x01\x07\x04\xd2\xcd\xe9\xa9\x9c\x00"
 
 
 def _raw_frame(version, schema_hash, mtype, seq, payload):
@@ -79,7 +79,7 @@ def test_cobs_round_trip_random():
 def test_schema_hash_is_pinned():
     # Changing SCHEMA changes every frame on the wire: update this literal deliberately.
     assert P.SCHEMA_HASH == binascii.crc32(P.SCHEMA.encode()) & 0xFFFFFFFF
-    assert P.SCHEMA_HASH == 0x1E67E544
+    assert P.SCHEMA_HASH == 0x7B9A7D26
 
 
 def test_schema_names_every_code():
@@ -113,7 +113,7 @@ def test_known_frame_exact_bytes():
     frame = P.encode(P.T_HEARTBEAT, 7, P.pack_heartbeat(1234))
     assert frame == HEARTBEAT_FRAME
     raw = P.cobs_decode(frame[:-1])
-    assert raw[:8] == b"\x01\x1e\x67\xe5\x44\x01\x00\x07"  # version, schema, type, seq
+    assert raw[:8] == b"\x01\x7b\x9a\x7d\x26\x01\x00\x07"  # version, schema, type, seq
     assert raw[8:12] == b"\x00\x00\x04\xd2"  # 1234 big-endian
     assert raw[12:] == struct.pack(">I", binascii.crc32(raw[:12]) & 0xFFFFFFFF)
     assert P.Decoder().feed(HEARTBEAT_FRAME) == [(P.T_HEARTBEAT, 7, b"\x00\x00\x04\xd2")]

@@ -58,6 +58,7 @@ def test_names_cover_every_code_the_protocol_defines():
         P.CMD_PREEMPT,
         P.CMD_FLASH,
         P.CMD_CLEAR_FLASH,
+        P.CMD_PLAN,
     ]
     assert sorted(G.ACK_NAMES) == [P.ACK_OK, P.ACK_REFUSED, P.ACK_UNKNOWN, P.ACK_MALFORMED]
     assert sorted(G.EVENT_NAMES) == list(range(P.EV_BOOT, P.EV_REFUSED + 1))

@@ -16,6 +16,9 @@ import uuid
 
 import pytest
 
+from edge.factories import cross
+from firmware import config as fwconfig
+from firmware.controller import Controller
 from gateway import signing as S
 from gateway.mqtt import Mqtt
 from tests.gateway.test_service import TIMEOUT_S, creds, wait_for
@@ -71,8 +74,18 @@ def v5(broker):
 
 @pytest.fixture
 def op_rig(make_rig, broker):
+    yield from _op_rig(make_rig, broker)
+
+
+@pytest.fixture
+def plans_rig(make_rig, broker):
+    """op_rig with cross(plans=True): timing plans 1 offpeak and 2 ns_priority."""
+    yield from _op_rig(make_rig, broker, ix=cross(plans=True))
+
+
+def _op_rig(make_rig, broker, **kw):
     protocol = 5 if broker.mqtt5 else 4
-    rig = make_rig(operator_keys={"alice": KEY}, protocol=protocol)
+    rig = make_rig(operator_keys={"alice": KEY}, protocol=protocol, **kw)
     op = Operator(rig, protocol)
     # the gateway subscribes after connecting: wait until it answers a probe
     for _ in range(50):
@@ -198,16 +211,41 @@ def test_a_gateway_holding_only_k_gw_cannot_make_a_command_the_controller_takes(
     assert rig.gw.health()["controller_auth_refusals"] == {"bad signature": 1, "replayed": 1}
 
 
-@pytest.mark.parametrize("cmd", ["plan"])
-def test_commands_the_controller_lacks_are_refused_not_faked(op_rig, cmd):
-    rig, op = op_rig
-    st = rig.remote_green()
-    signed = op.sign(cmd, 1)
-    op.send(cmd, json.dumps(signed))
-    _, body = op.answer(lambda b: b["nonce"] == signed["nonce"])
-    assert body["result"] == f"refused: the controller has no {cmd} command yet"
-    assert rig.peer.signals() == st["signals"]
-    assert rig.gw.commands.counts["refused"] >= 1
+def test_a_signed_plan_is_put_in_force_by_the_controller_and_the_plan_topic_says_it(plans_rig):
+    rig, op = plans_rig
+    first = rig.inbox.wait("plan")
+    assert (first["plan"], first["plan_name"], first["plans"]) == (
+        0, None, ["offpeak", "ns_priority"]
+    )  # fmt: skip
+    assert [p["max_green_s"] for p in first["phases"]] == [30.0, 45.0, 30.0, 40.0]
+    rig.remote_green()
+
+    def run(arg):
+        signed = op.sign("plan", arg)
+        op.send("plan", json.dumps(signed))
+        return op.answer(lambda b: b["nonce"] == signed["nonce"])[1]["result"]
+
+    assert run(3) == "refused: unknown plan"  # the controller's own verdict
+    assert run(2) == "ok"
+    msg = rig.inbox.wait("plan", lambda m: m["plan"] == 2)
+    assert msg["plan_name"] == "ns_priority"
+    assert [p["max_green_s"] for p in msg["phases"]] == [30.0, 45.0, 20.0, 25.0]
+    with rig.peer.lock:
+        assert list(rig.peer.ctl.cfg.max_green) == [30000, 45000, 20000, 25000]
+    d = [d for d in rig.gw.decisions if d["request"] == "plan"]
+    assert [(x["plan"], x["phase"], x["result"]) for x in d] == [
+        (3, None, "refused: unknown plan"), (2, None, "ok")
+    ]  # fmt: skip
+    assert [(e["cmd"], e["arg"], e["result"]) for e in rig.gw.commands.recent()][-2:] == [
+        ("plan", 3, "refused: unknown plan"), ("plan", 2, "ok")
+    ]  # fmt: skip
+    # a controller that reboots starts on its config's own timing (plan 0): the gateway says so
+    peer = rig.peer
+    with peer.lock:
+        peer.cfg = fwconfig.load(rig.ix.to_compact())
+        peer.ctl = Controller(peer.cfg, peer.now(), peer.keys, peer.boot + 1)
+    msg = rig.inbox.wait("plan", lambda m: m["plan"] == 0)
+    assert [p["max_green_s"] for p in msg["phases"]] == [30.0, 45.0, 30.0, 40.0]
 
 
 def test_flash_and_clear_flash_go_down_signed_and_the_controller_answers(op_rig):

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from edge.cli import main
+from edge.factories import cross
 from gateway.ctl import operator_key
 from tests.gateway.test_service import wait_for
 
@@ -16,7 +17,8 @@ KEY = secrets.token_bytes(32)
 @pytest.fixture
 def ctl(make_rig, broker, monkeypatch, tmp_path, capsys):
     """Run `greenwave ctl ...` as operator alice against a gateway; -> (exit, stdout, stderr)."""
-    rig = make_rig(operator_keys={"alice": KEY}, protocol=5 if broker.mqtt5 else 4)
+    rig = make_rig(operator_keys={"alice": KEY}, protocol=5 if broker.mqtt5 else 4,
+                   ix=cross(plans=True))  # fmt: skip
     key_file = tmp_path / "alice.key"
     key_file.write_text(f"alice:{KEY.hex()}\n")
     monkeypatch.setenv("GREENWAVE_KEY_FILE", str(key_file))
@@ -82,11 +84,23 @@ def test_preempt_is_signed_for_the_controller_and_runs(ctl):
     assert (code, out.strip()) == (0, "cross: preempt 255 -> ok")
 
 
-@pytest.mark.parametrize(("args", "cmd"), [(("plan", "cross", "--set", "2"), "plan")])
-def test_what_the_controller_lacks_is_refused_with_the_reason(ctl, args, cmd):
-    code, out, _ = ctl(*args)
-    assert code == 1
-    assert out.strip().endswith(f"-> refused: the controller has no {cmd} command yet")
+def test_plan_set_is_signed_checked_by_the_controller_and_shown_in_force(ctl):
+    rig = ctl.rig
+    rig.remote_green()
+    assert ctl("plan", "cross", "--set", "3")[:2] == (1, "cross: plan 3 -> refused: unknown plan\n")
+    assert ctl("plan", "cross", "--set", "1")[:2] == (0, "cross: plan 1 -> ok\n")
+    with rig.peer.lock:
+        assert list(rig.peer.ctl.cfg.max_green) == [15000, 25000, 15000, 20000]  # offpeak
+    code, out, _ = ctl("plan", "cross")
+    assert code == 0 and "plan 1 offpeak in force (plans: 0 base, 1 offpeak, 2 ns_priority)" in out
+    row = next(line.split() for line in out.splitlines() if line.split()[:2] == ["1", "ns_thru"])
+    assert row[-5:] == ["7", "25", "3", "4", "2"]  # min max gap yellow red: max 25 s in force
+    code, out, _ = ctl("plan", "cross", "--json")
+    assert json.loads(out)["plan"] == 1 and json.loads(out)["plan_name"] == "offpeak"
+    assert ctl("plan", "cross", "--set", "0")[:2] == (0, "cross: plan 0 -> ok\n")
+    with rig.peer.lock:
+        assert list(rig.peer.ctl.cfg.max_green) == [30000, 45000, 30000, 40000]
+    assert json.loads(ctl("plan", "cross", "--json")[1])["plan"] == 0
 
 
 def test_flash_and_clear_flash_are_signed_for_the_controller(ctl):

@@ -155,9 +155,9 @@ class Rig:
 
     def __init__(
         self, broker, decision_period_s, min_switch_gain, url=None, site=None, protocol=4,
-        operator_keys=None, link_key=True, **gw_kw,
+        operator_keys=None, link_key=True, ix=None, **gw_kw,
     ):  # fmt: skip
-        self.ix = cross()
+        self.ix = ix or cross()
         self.clock = ScaledClock(time.time_ns(), SPEED)
         self.site = site or f"test-{uuid.uuid4().hex[:8]}"
         self.base = f"greenwave/{self.site}/{self.ix.id}"

@@ -19,6 +19,7 @@ from firmware.detectors import Detectors
 from firmware.monitor import Monitor
 from firmware.sequencer import PREEMPT, Sequencer
 from tests.property.test_controller_properties import PedCheck, _hostile
+from tests.property.test_sequencer_properties import random_plan
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_GAP = 200  # ms between control ticks, at most
@@ -137,10 +138,15 @@ class RingCheck:
                 assert waited <= self.bound, ("starved", p, waited, self.bound)
 
 
-def _run(d, seed, toggle, req_rate, pre_rate, header=None, ix=None, debounce=0, before_wrap=0):
+def _run(
+    d, seed, toggle, req_rate, pre_rate, header=None, ix=None, debounce=0, before_wrap=0,
+    plan_rate=0.0,
+):  # fmt: skip
     rnd = random.Random(seed)
     cfg = config.load(d)
     n_ph = cfg.n_phases
+    if plan_rate:
+        cfg.plans = list(cfg.max_green)  # plan 0, the base, as config.load keeps it
     t0 = ticks.PERIOD - before_wrap
     det = Detectors(cfg.n_detectors, debounce, diag=cfg.det_diag, fail_none=cfg.fail_none)
     seq = Sequencer(cfg, t0)
@@ -186,6 +192,8 @@ def _run(d, seed, toggle, req_rate, pre_rate, header=None, ix=None, debounce=0, 
             pre_now = 1 << rnd.randrange(n_ph)  # a preempt input that calls a random phase
         if rel >= quiet and seq.pre_cmd:
             seq.request(PREEMPT, 255, now)
+        if plan_rate and rnd.random() < plan_rate:
+            random_plan(rnd, cfg)  # as the controller's PLAN, at any moment of any state
         det.sample(now, levels)
         calls, ped = det.calls(dp, veh_sel), det.calls(dp, cfg.ped_dets)
         pre = det.calls(dp, cfg.pre_dets) | pre_now
@@ -220,11 +228,12 @@ def _run(d, seed, toggle, req_rate, pre_rate, header=None, ix=None, debounce=0, 
     req_rate=st.sampled_from((0.0, 0.02, 0.3)),
     pre_rate=st.sampled_from((0.0, 0.0, 0.01)),
     before_wrap=st.integers(0, 10000),
+    plan_rate=st.sampled_from((0.0, 0.0, 0.005, 0.05)),
 )
 def test_random_ring_configs_traces_and_requests_are_safe_keep_the_barrier_and_serve(
-    d, seed, toggle, req_rate, pre_rate, before_wrap
+    d, seed, toggle, req_rate, pre_rate, before_wrap, plan_rate
 ):
-    _run(d, seed, toggle, req_rate, pre_rate, before_wrap=before_wrap)
+    _run(d, seed, toggle, req_rate, pre_rate, before_wrap=before_wrap, plan_rate=plan_rate)
 
 
 @st.composite

@@ -123,6 +123,15 @@ def bound_of(d):
     return sum(spans) + max(ye + ar for _mn, _mx, _pa, ye, ar in d["timing"])
 
 
+def random_plan(rnd, cfg):
+    """Put a random timing plan in force as the controller's PLAN does: every max green
+    anywhere between the phase's floor (firmware/plans.py's) and its base max green."""
+    for p in range(cfg.n_phases):
+        lo = cfg.walk[p] + cfg.ped_clear[p] if cfg.ped_clear[p] else cfg.min_green[p]
+        hi = cfg.plans[p]  # the base
+        cfg.max_green[p] = rnd.choice((lo, hi, rnd.randint(lo, hi)))
+
+
 HOSTILE = ("none", "random", "hold_forever", "clear_spam", "switch_spam")
 
 
@@ -145,13 +154,16 @@ def hostile_request(rnd, mode, n_phases):
     toggle=st.sampled_from((0.02, 0.1, 0.4)),
     req_rate=st.sampled_from((0.01, 0.1, 1.0)),
     before_wrap=st.integers(0, 10000),
+    plan_rate=st.sampled_from((0.0, 0.0, 0.005, 0.05)),
 )
 def test_hostile_gateway_never_breaks_safety_or_starves_a_call(
-    d, seed, mode, toggle, req_rate, before_wrap
+    d, seed, mode, toggle, req_rate, before_wrap, plan_rate
 ):
     rnd = random.Random(seed)  # the per-tick randomness: thousands of draws, one seed
     cfg = config.load(d)
     n_ph = cfg.n_phases
+    if plan_rate:
+        cfg.plans = list(cfg.max_green)  # plan 0, the base, as config.load keeps it
     t0 = ticks.PERIOD - before_wrap
     seq = Sequencer(cfg, t0)
     mon = Monitor(cfg, t0, seq.signals)
@@ -178,6 +190,8 @@ def test_hostile_gateway_never_breaks_safety_or_starves_a_call(
             assert (result == 2) == (code not in range(HOLD, PREEMPT + 1))
             if code == PREEMPT:
                 seq.request(PREEMPT, 255, now)  # preemption suspends the bound: tested below
+        if plan_rate and rnd.random() < plan_rate:
+            random_plan(rnd, cfg)  # as the controller's PLAN, at any moment of any state
         if seq.step(now, calls):
             heads = bytes(seq.signals).decode()
             assert heads != oracle.last
