@@ -6,20 +6,11 @@ back. Each plan is checked by the controller's own keys; the rig's oracle sees e
 (tee(): a keyed cross() with plans needs 65,250 bytes, too close to 64 KiB for a test.)"""
 
 import dataclasses
-import json
-import os
-import time
-
-import pytest
 
 from edge.factories import tee
 from edge.model import Plan
 from firmware import protocol_gateway as P
-from gateway.clock import ScaledClock
-from gateway.link import SerialLink
-from gateway.secrets import controller_keys
-from gateway.signing import Verifier, gateway_key, sign
-from hil_tests.rig.emulator import EmulatedController
+from hil_tests.rig.operator import OperatorSession
 
 SPEED = 10.0
 
@@ -42,43 +33,11 @@ def _greens(changes, ix, phase):
 def test_an_operator_plan_trims_the_max_greens_until_plan_zero(rig_kind, tmp_path):
     # plan 1: the main street (ew_thru, phase 1) max green 25 s (base 45 s)
     ix = dataclasses.replace(tee(), plans=(Plan("offpeak", {"ew_thru": 25.0}),))
-    key, link = os.urandom(32), os.urandom(32)
-    epoch = time.time_ns()
-    rig = EmulatedController(ix, clock="scaled", speed=SPEED, epoch_ns=epoch, heapsize="64k",
-                             workdir=tmp_path)  # fmt: skip
-    rig.provision()
-    rig.provision_keys(controller_keys("demo", {"alice": key}, link))
-    rig.start()
-    lk = SerialLink(rig.port, ix.link.baud, ScaledClock(epoch, SPEED).ms, link).open()
-    verifier = Verifier({"alice": gateway_key(key, "demo", ix.id)}, "demo", ix.id)
-    answers = {}  # seq -> (result, reason)
-
-    def pump():
-        for mtype, _seq, payload in lk.receive():
-            if mtype == P.T_ACK:
-                acked, result, reason = P.unpack_ack(payload)
-                answers[acked] = (result, reason)
-
-    def wait(pred, timeout, what):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            pump()
-            if pred():
-                return
-            time.sleep(0.02)
-        pytest.fail(
-            f"timed out after {timeout} s waiting for {what}; resets {rig.resets}; "
-            f"changes {rig.changes[-6:]}; log:\n{rig.log_tail()}"
-        )
-
-    ts = [int(time.time())]
+    op = OperatorSession(ix, tmp_path, speed=SPEED)
+    rig, wait = op.rig, op.wait
 
     def plan(k):
-        ts[0] += 1  # a second apart: each above the floor the last one left
-        c = sign("alice", key, "demo", ix.id, "plan", k, now=ts[0], ttl_s=300)
-        seq = lk.command(P.CMD_PLAN, k, verifier.check("plan", json.dumps(c).encode(), time.time()))
-        wait(lambda: seq in answers, 15, f"the answer to plan {k}")
-        return answers[seq], rig.changes[-1][0]
+        return op.command("plan", P.CMD_PLAN, k), rig.changes[-1][0]
 
     def next_green(after, timeout):
         """The first whole ew_thru green that starts after controller second `after`."""
@@ -99,5 +58,4 @@ def test_an_operator_plan_trims_the_max_greens_until_plan_zero(rig_kind, tmp_pat
         assert rig.oracle.violations == []
         assert b"MemoryError" not in rig.log_path.read_bytes(), rig.log_tail()
     finally:
-        lk.close()
-        rig.stop()
+        op.close()

@@ -1,11 +1,11 @@
 """A virtual-clock soak on the rig with the real interpreter, recorded with --record.
 
-CI runs two hours of controller time on `cross()` (about two minutes) and one hour on the NEMA
-dual ring with walks and preemption (`nema8-peds`, about one minute). The full day is marked `soak` and
-runs only when asked for: `pytest -m soak hil_tests/test_soak.py` (or `python -m
-hil_tests.soak --hours 24 --record day.jsonl [--config nema8-peds]`). Both run in the rig's heap (64 KiB) without the
-heap report, which itself takes about 1 KB: for heap figures run the script with
-`--memreport 600 --heapsize 66k`.
+CI runs two hours of controller time on `cross()` (about two minutes) and one hour on the
+NEMA dual ring with walks and preemption (`nema8-peds`, about one minute). The full day is
+marked `soak` and runs only when asked for: `pytest -m soak hil_tests/test_soak.py` (or
+`python -m hil_tests.soak --hours 24 --record day.jsonl [--config nema8-peds]`). Both run in
+the rig's heap (64 KiB) without the heap report, which itself takes about 1 KB: for heap
+figures run the script with `--memreport 600 --heapsize 66k`.
 """
 
 import pytest
