@@ -274,19 +274,25 @@ def _api_problems(draw):
     return clusters, timing, current, draw(st.sampled_from([0.0, 4.0, 60.0]))
 
 
-@settings(max_examples=100, deadline=None)
-@given(_api_problems(), st.sampled_from([64, 4096]))
-def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
-    clusters, timing, current, elapsed = problem
-    s = schedule(clusters, timing, current, elapsed, max_work=max_work)
+def _reference_instance(s, timing, current, elapsed):
+    """The plain-Python reference's arguments for the problem `s` (a Schedule) solved."""
     t = s.clusters
-    inst = (
+    return (
         t.ptr.tolist(),
         *(t.rows[:, c].tolist() for c in range(3)),
         [c.tolist() for c in timing.array.T],
         current,
         elapsed,
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(_api_problems(), st.sampled_from([64, 4096]))
+def test_schedule_plan_is_valid_and_equals_the_reference(problem, max_work):
+    clusters, timing, current, elapsed = problem
+    s = schedule(clusters, timing, current, elapsed, max_work=max_work)
+    t = s.clusters
+    inst = _reference_instance(s, timing, current, elapsed)
     cap = reference.capacity_for(s.states)
     want = reference.schedule(*inst, capacity=cap, dp_end=s.tail_from.tolist())
     got = {
@@ -361,14 +367,7 @@ def test_schedule_cyclic_false_is_the_default_and_cyclic_equals_the_reference(pr
     assert plain.greens == off.greens and plain.decision == off.decision
     assert plain.delay_veh_s == off.delay_veh_s and plain.pruned == off.pruned
     on = schedule(clusters, timing, current, elapsed, max_work=max_work, cyclic=True)
-    t = on.clusters
-    inst = (
-        t.ptr.tolist(),
-        *(t.rows[:, c].tolist() for c in range(3)),
-        [c.tolist() for c in timing.array.T],
-        current,
-        elapsed,
-    )
+    inst = _reference_instance(on, timing, current, elapsed)
     cap = reference.capacity_for(on.states)
     want = reference.schedule(*inst, capacity=cap, dp_end=on.tail_from.tolist(), cyclic=True)
     assert [(g.phase, g.start_s, g.end_s, g.clusters) for g in on.greens] == want["greens"]
