@@ -190,11 +190,10 @@ class Controller:
                 result = _ACK_REFUSED
                 reason = "already in flash" if code == _CMD_FLASH else "nothing to clear"
             elif code == _CMD_FLASH:
-                # the latched reason is a constant: a string made here would stay, cutting the
-                # heap's largest free piece, and the next check would find no room (64 KiB, keys)
-                sq.fault(now_ms, "flash by operator")
-                kid = bytes(payload[43 : 43 + payload[42]]).decode()  # SIGNED COMMAND: key id
-                self.event(now_ms, _EV_MODE, "flash by operator " + kid)
+                sq.fault(
+                    now_ms, "flash by operator " + bytes(payload[43 : 43 + payload[42]]).decode()
+                )
+                self.event(now_ms, _EV_MODE, sq.fault_reason)
             else:
                 self.cleared = 1
         elif _CMD_PREEMPT <= code <= _CMD_PLAN and not signed:  # operators' only

@@ -5,7 +5,7 @@ Files in the flash directory (beside the config, see storage.py):
   crash.txt   the last crash or stalled task, at most MAX_RECORD bytes; read and removed at boot
   resets      how many abnormal resets (crash or watchdog) happened in a row, as a decimal
   maint       maintenance flag: the seconds maintenance mode may last, as a decimal
-  fault       a latched fault's detail (the monitor's, or "flash by operator"): every
+  fault       a latched fault's detail (the monitor's, or "flash by operator <key id>"): every
               boot runs safe mode while it is there and not empty (app.py empties it, and
               `clear_latch` removes it, on an operator's clear-flash; maintenance removes it)
 

@@ -199,7 +199,7 @@ def test_an_operator_flash_latches_and_clear_flash_asks_the_app_to_reset():
     log = g.at(g.rel, g.frame(P.T_SIGNED, signed("flash", P.CMD_FLASH, 0, T + 2, nonce(3)), 103))
     assert ("ack", log[0][1], 103, P.ACK_OK, "") in log
     assert ("ev", log[0][1], P.EV_MODE, "flash by operator alice") in log
-    assert g.ctl.seq.state == 5 and g.ctl.seq.fault_reason == "flash by operator"
+    assert g.ctl.seq.state == 5 and g.ctl.seq.fault_reason == "flash by operator alice"
     g.run(g.rel + 1000)
     assert bytes(g.ctl.signals) == b"f" * len(g.ctl.signals)
     assert g.kinds("state")[-1][2] == P.MODE_FLASH

@@ -107,7 +107,7 @@ def test_an_operator_flash_is_latched_across_boots_until_a_clear_flash_in_safe_m
         assert acks == [(G.ACK_OK, "")], acks
         assert "flash by operator alice" in events, events
         assert hal.shown[:2] == ["ff", "rr"] and hal.shown[-1] == "ff", hal.shown
-        assert read_bytes(d + "/fault") == b"flash by operator"
+        assert read_bytes(d + "/fault") == b"flash by operator alice"
         assert boot.load_floor(d) == (T - _EPOCH, None)
 
         # boot 2 (power cycled): safe mode, because of the latch; signed commands are checked
@@ -116,7 +116,7 @@ def test_an_operator_flash_is_latched_across_boots_until_a_clear_flash_in_safe_m
         assert not _boot(hal)
         acks, events = _answers(hal)
         assert acks == [(G.ACK_REFUSED, "replayed or stale")], acks
-        assert events[0].startswith("safe mode: latched fault: flash by operator"), events
+        assert events[0].startswith("safe mode: latched fault: flash by operator alice"), events
         assert hal.shown == ["ff"], hal.shown
         hold = _cmd("hold", G.CMD_HOLD, T + 1, 2, 9)  # safe mode runs nothing else
         hal = BootHal(100, d, hold, at_ms=100)

@@ -261,7 +261,7 @@ def test_flash_and_clear_flash_go_down_signed_and_the_controller_answers(op_rig)
     assert run("flash") == "ok"
     with rig.peer.lock:
         seq = rig.peer.ctl.seq
-        assert seq.state == 5 and seq.fault_reason == "flash by operator"  # FAULT
+        assert seq.state == 5 and seq.fault_reason == "flash by operator alice"  # FAULT
         assert set(rig.peer.ctl.signals) == {ord("f")}
     assert run("flash") == "refused: already in flash"
     assert run("clear-flash") == "ok"

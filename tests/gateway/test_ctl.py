@@ -111,7 +111,7 @@ def test_flash_and_clear_flash_are_signed_for_the_controller(ctl):
     )
     assert ctl("flash", "cross")[:2] == (0, "cross: flash 0 -> ok\n")
     with ctl.rig.peer.lock:
-        assert ctl.rig.peer.ctl.seq.fault_reason == "flash by operator"
+        assert ctl.rig.peer.ctl.seq.fault_reason == "flash by operator alice"
     assert ctl("clear-flash", "cross")[:2] == (0, "cross: clear-flash 0 -> ok\n")
 
 
