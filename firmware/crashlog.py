@@ -3,17 +3,20 @@
 Files in the flash directory (beside the config, see storage.py):
 
   crash.txt   the last crash or stalled task, at most MAX_RECORD bytes; read and removed at boot
-  resets      how many abnormal resets (crash or watchdog) happened in a row, as a decimal
+  resets      how many abnormal resets happened in a row, as a decimal
   maint       maintenance flag: the seconds maintenance mode may last, as a decimal
   fault       a latched fault's detail (the monitor's, or "flash by operator <key id>"): every
-              boot runs safe mode while it is there and not empty (app.py empties it, and
-              `clear_latch` removes it, on an operator's clear-flash; maintenance removes it)
+              boot runs safe mode while it is there and not empty. Empty, it says that the
+              reset which follows is meant (an operator's clear-flash, in app.py or
+              `clear_latch`; the end of maintenance), and the next boot removes it
 
 `boot` decides what this start-up runs: the app, safe mode (flash, link up, app not started)
 after SAFE_AFTER abnormal resets in a row, or maintenance mode (no app, no watchdog) when the
 flag or the strap input asks for it. Every file is small and written through a temporary file
 and a rename, so a power cut leaves the old or the new content; unreadable content counts as
 absent, so a broken file can never keep the controller out of service or stop it from counting.
+A note that cannot be written is printed and the controller runs on, but an abnormal boot
+whose count cannot be written runs safe mode: a crash loop must not go on uncounted.
 """
 
 try:
@@ -48,10 +51,16 @@ def _path(dirpath, name):
 
 
 def _write(dirpath, name, data):
-    tmp = _path(dirpath, name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, _path(dirpath, name))
+    """True once data is the file's content; False (printed) when flash refused it."""
+    try:
+        tmp = _path(dirpath, name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, _path(dirpath, name))
+        return True
+    except Exception as e:  # OSError, or MemoryError on the crash path
+        print("cannot write", name, e)
+        return False
 
 
 def _read(dirpath, name, limit):
@@ -100,9 +109,10 @@ def latched_fault(dirpath):
 
 
 def clear_latch(dirpath, floor):
-    """An operator's clear-flash (safe mode): no latched fault, no abnormal resets, and the
-    replay floor at the clear-flash's ts (as app.py writes it), so it cannot be replayed."""
-    _remove(dirpath, FAULT)
+    """An operator's clear-flash (safe mode): no latched fault (empty: the reset that follows
+    is meant), no abnormal resets, and the replay floor at the clear-flash's ts (as app.py
+    writes it), so it cannot be replayed."""
+    _write(dirpath, FAULT, b"")
     set_resets(dirpath, 0)
     _write(dirpath, "floor", b"%d %d" % (floor, floor))
 
@@ -114,7 +124,7 @@ def resets(dirpath):
 
 
 def set_resets(dirpath, n):
-    _write(dirpath, RESETS, b"%d" % n)
+    return _write(dirpath, RESETS, b"%d" % n)
 
 
 def maintenance_s(dirpath):
@@ -132,6 +142,7 @@ def maintenance_s(dirpath):
 
 def end_maintenance(dirpath):
     _remove(dirpath, MAINT)
+    _write(dirpath, FAULT, b"")  # the reset that follows is meant
 
 
 def steady(dirpath):
@@ -171,25 +182,36 @@ def boot(dirpath, cause, strap=False):
     """(mode, detail, maintenance seconds) for this start-up; updates the files.
 
     `cause` is the HAL's reset cause ("power", "soft" or "wdt"). A boot is abnormal when the
-    last run left a crash record or the watchdog reset us; a normal boot keeps the count (it
+    last run left a crash record, or the reset was not a power-on and nobody meant it: the
+    watchdog's, or one the crash path made without managing to write its record (a flash
+    error, or no memory). A power-on without a record is normal (power cuts are no crash
+    loop), and so is the reset an empty `fault` announced. A normal boot keeps the count (it
     is cleared once the app has run steadily, or by maintenance mode).
     """
     record = take_crash(dirpath)
+    fault = _read(dirpath, FAULT, MAX_RECORD)
+    if fault == b"":  # a clear-flash or the end of maintenance: this reset was meant, once
+        _remove(dirpath, FAULT)
+    elif cause != "power" and cause != "wdt" and record is None:
+        record = "no crash record"
     if strap or maintenance_s(dirpath):
         set_resets(dirpath, 0)  # a technician is here: the next normal boot tries the app
         _remove(dirpath, FAULT)  # and has seen to the latched fault
         why = "strap" if strap else "flag"
         return MAINTENANCE, "maintenance (" + why + ")", 0 if strap else maintenance_s(dirpath)
     n = resets(dirpath)
-    if record is not None or cause == "wdt":
-        n += 1
-        set_resets(dirpath, n)
     detail = "reset " + cause
     if record is not None:
         detail += "; " + record
+    counted = True
+    if record is not None or cause == "wdt":
+        n += 1
+        counted = set_resets(dirpath, n)
     fault = latched_fault(dirpath)
     if fault is not None:  # a reset never clears a fault flash (a technician does)
         return SAFE, "safe mode: latched fault: %s; %s" % (fault, detail), 0
+    if not counted:  # an abnormal reset left uncounted could be one of an endless loop
+        return SAFE, "safe mode: abnormal reset not counted: flash not writable; " + detail, 0
     if n >= SAFE_AFTER:
         return SAFE, "safe mode: %d abnormal resets in a row; %s" % (n, detail), 0
     return RUN, detail, 0

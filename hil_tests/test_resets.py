@@ -2,7 +2,8 @@
 
 A frozen task stops the watchdog's feeding (heads to flash, then the watchdog resets the
 controller); an unhandled exception flashes, leaves a record and resets; the next boot reports
-it to the gateway; three abnormal resets in a row keep the controller in safe mode; a config
+it to the gateway; three abnormal resets in a row keep the controller in safe mode, even when
+the crash record cannot be written, and power cuts never count; a config
 that fails its checksum is never used; maintenance mode starts without the app. The rig's own
 oracle checks every change of the heads, across the resets.
 """
@@ -118,6 +119,41 @@ def test_a_crash_resets_and_three_in_a_row_mean_safe_mode(rig, rig_kind):
         assert _wait_for(lambda: tap.modes() and tap.modes()[-1] == 3), _explain(rig, tap)
         rig.advance(90_000)
         assert len(rig.resets) == 3 and rig.signals == "f" * n, _explain(rig)
+        assert rig.oracle.violations == [], _explain(rig)
+    finally:
+        tap.close()
+
+
+def test_a_crash_loop_that_cannot_write_its_record_still_ends_in_safe_mode(rig, rig_kind):
+    # crash.txt is a directory on the controller's flash: the crash path's write of the record
+    # fails (as a flash error or a full heap makes it fail) and its reset reads as a plain soft
+    # reset; each one must count all the same
+    n = len(rig.ix.groups)
+    rig.provision()
+    (rig.flash_dir / "crash.txt").mkdir()
+    rig.start()
+    tap = WireTap(rig.port)
+    try:
+        for cut in range(3):  # power cuts on the way are no crash loop
+            rig.advance(15_000 + 15_000 * cut)
+            rig.power_cut()
+        rig.advance(60_000)
+        assert "G" in rig.signals and rig.oracle.violations == [], _explain(rig)
+        rig.crash_every_boot = True  # a bug that strikes at once, every time
+        rig.crash()
+        rig.advance(120_000)
+        causes = [cause for _, cause in rig.resets]
+        assert causes == ["power"] * 3 + ["soft"] * 3, _explain(rig)
+        assert rig.alive and rig.signals == "f" * n, _explain(rig)
+        assert _wait_for(
+            lambda: any(
+                e == "fault"
+                and d == "safe mode: 3 abnormal resets in a row; reset soft; no crash record"
+                for e, d in tap.events()
+            )
+        ), _explain(rig, tap)
+        rig.advance(150_000)
+        assert len(rig.resets) == 6 and rig.signals == "f" * n, _explain(rig)
         assert rig.oracle.violations == [], _explain(rig)
     finally:
         tap.close()

@@ -26,9 +26,76 @@ def test_a_normal_boot_runs_the_app_and_keeps_the_count():
         assert C.boot(d, "power") == (C.RUN, "reset power", 0)
         assert C.resets(d) == 0
         C.set_resets(d, 2)
-        assert C.boot(d, "soft")[0] == C.RUN
+        for _ in range(3):  # three power cuts in a row are no crash loop
+            assert C.boot(d, "power") == (C.RUN, "reset power", 0)
         assert C.resets(d) == 2
     finally:
+        rmtree(d)
+
+
+def test_a_reset_nobody_meant_counts_without_a_record():
+    # the crash path could not write its record (flash error, no memory) and reset: each such
+    # boot is abnormal, so a bug that strikes at every start reaches safe mode all the same
+    d = tmpdir("crashlog")
+    try:
+        assert C.boot(d, "soft") == (C.RUN, "reset soft; no crash record", 0)
+        assert C.boot(d, "soft")[0] == C.RUN and C.resets(d) == 2
+        mode, detail, _ = C.boot(d, "soft")
+        assert mode == C.SAFE, detail
+        assert detail == "safe mode: 3 abnormal resets in a row; reset soft; no crash record"
+        assert C.boot(d, "power")[0] == C.SAFE  # a power cut does not end it either
+        C.steady(d)
+        C.write_crash(d, "crash KeyError: 1")  # a crash then a power cut: still abnormal
+        assert C.boot(d, "power") == (C.RUN, "reset power; crash KeyError: 1", 0)
+        assert C.resets(d) == 1
+    finally:
+        rmtree(d)
+
+
+def test_a_reset_that_was_meant_is_not_counted_once():
+    d = tmpdir("crashlog")
+    try:
+        C.set_resets(d, 2)
+        C.clear_latch(d, 5)  # an operator's clear-flash in safe mode, then its reset
+        assert C.boot(d, "soft") == (C.RUN, "reset soft", 0)
+        assert C.resets(d) == 0 and C.FAULT not in os.listdir(d)
+        C.set_resets(d, 1)
+        write_bytes(d + "/" + C.FAULT, b"")  # as app.py leaves it after a clear-flash
+        assert C.boot(d, "soft") == (C.RUN, "reset soft", 0) and C.resets(d) == 1
+        assert C.boot(d, "soft")[0] == C.RUN and C.resets(d) == 2  # only that one reset
+        write_bytes(d + "/" + C.MAINT, b"5")
+        assert C.boot(d, "power")[0] == C.MAINTENANCE and C.resets(d) == 0
+        C.end_maintenance(d)
+        assert C.boot(d, "soft") == (C.RUN, "reset soft", 0) and C.resets(d) == 0
+        write_bytes(d + "/" + C.FAULT, b"")
+        assert C.boot(d, "wdt") == (C.RUN, "reset wdt", 0) and C.resets(d) == 1  # not that one
+        write_bytes(d + "/" + C.FAULT, b"")  # a clear-flash, then a power cut before its reset
+        assert C.boot(d, "power")[0] == C.RUN and C.FAULT not in os.listdir(d)
+    finally:
+        rmtree(d)
+
+
+def test_an_abnormal_boot_that_cannot_count_runs_safe_mode():
+    d = tmpdir("crashlog")
+    os.mkdir(d + "/crash.txt")  # the crash record cannot be written (nor read, nor removed)
+    os.mkdir(d + "/resets.tmp")  # nor the count: the flash refuses every new note
+    try:
+        C.write_crash(d, "crash MemoryError: ")  # printed, nothing kept, no exception
+        assert C.take_crash(d) is None
+        for _ in range(3):  # power-ons need no count: the app runs
+            assert C.boot(d, "power") == (C.RUN, "reset power", 0)
+        assert C.boot(d, "soft") == (
+            C.SAFE,
+            "safe mode: abnormal reset not counted: flash not writable; "
+            "reset soft; no crash record",
+            0,
+        )
+        assert C.boot(d, "wdt")[0] == C.SAFE
+        # maintenance still starts (its own notes are printed, not raised)
+        assert C.boot(d, "power", strap=True)[0] == C.MAINTENANCE
+    finally:
+        os.rmdir(d + "/crash.txt")
+        os.rmdir(d + "/resets.tmp")
         rmtree(d)
 
 
