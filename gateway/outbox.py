@@ -13,6 +13,10 @@ Every gateway start opens a new session (a counter kept in the same file, as Spa
 each stream (one per topic: telemetry, events, decisions) numbers its messages 1, 2, 3... within
 the session, so a consumer sees gaps.
 
+The same file keeps a few small numbers across restarts beside the session counter (`note`,
+`noted`): the timing plan the controller last accepted and the controller boot it belongs to
+(gateway/service.py), so a restarted gateway goes on saying the plan in force.
+
 Bound: at most `max_rows` rows. When full, the oldest telemetry row is dropped to make room (for
 new telemetry, a new event or a new decision) and counted in `thinned`. Events and decisions are
 records (what the controller did, what was asked of it and its answer) and are never dropped:
@@ -101,6 +105,26 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def note(self, **values: int | None) -> None:
+        """Keep small integers across restarts, all at once (None forgets one)."""
+        if "session" in values:
+            raise ValueError("'session' is the outbox's own counter")
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for key, value in values.items():
+                if value is None:
+                    self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                else:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, int(value))
+                    )
+
+    def noted(self, key: str) -> int | None:
+        """What `note` kept under `key` (in this run or an earlier one), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
 
     def put(self, stream: str, payload: dict, *, topic: str) -> int:
         """Queue `payload` (plus its session and seq) for `topic`; returns the row id.

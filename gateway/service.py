@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -103,9 +104,12 @@ class Gateway:
         self._session_seen: float | None = None  # the broker connection `_republish` served
         self._rebirth = threading.Event()  # set from paho's thread by a `cmd/rebirth` message
         self._asked: dict[int, dict] = {}
-        # the timing plan in force as far as this gateway has seen: the controller's ok to a
-        # PLAN sets it, its boot (which starts on plan 0, the config's timing) resets it
+        # The timing plan in force as far as this gateway knows: the controller's ok to a PLAN
+        # sets it, for the controller boot that said ok (its heartbeat's boot id; None until one
+        # is heard); a boot (which starts on plan 0, the config's timing) resets it. Both are
+        # kept in the outbox, so a restarted gateway goes on saying the plan (start()).
         self.plan_in_force = 0
+        self.plan_boot: int | None = None
         self._last_decision_s = float("-inf")
         self._last_request: tuple | None = None
         self._override: tuple[int | None] | None = None  # the phase an operator request came in
@@ -134,6 +138,7 @@ class Gateway:
         threading.Thread(target=self._warm_up, name="optimizer-warm-up", daemon=True).start()
         if self.outbox is None:
             self.outbox = Outbox(":memory:")
+        self.recall_plan()
         self.link.open()
         self.mqtt.subscribe(self.topics.cmd("rebirth"), lambda topic, payload: self._rebirth.set())
         verifier = Verifier(self.operator_keys, self.topics.site, self.ix.id)
@@ -150,6 +155,14 @@ class Gateway:
         self._thread.start()
         log.info("gateway for %s on %s, topics %s", self.ix.id, self.link.url, self.topics.base)
         return self
+
+    def recall_plan(self) -> None:
+        """Take up the plan in force that the outbox kept from the last run (start())."""
+        k = self.outbox.noted("plan") or 0
+        if 0 < k <= len(self.ix.plans):  # else another config's: this one starts on plan 0
+            self.plan_in_force, self.plan_boot = k, self.outbox.noted("plan_boot")
+            log.info("timing plan %d was in force when this gateway last ran; the controller's "
+                     "heartbeat says whether it has booted since", k)  # fmt: skip
 
     def _warm_up(self) -> None:
         try:
@@ -358,7 +371,16 @@ class Gateway:
             ],
         }  # fmt: skip
 
-    def _plan_changed(self, k: int) -> None:
+    def _plan_changed(self, k: int, boot: int | None) -> None:
+        """Plan k is in force in the controller's boot `boot`: kept in the outbox, published
+        when k changes. Plan 0 is every boot's start, whatever the boot."""
+        boot = boot if k else None
+        if (k, boot) != (self.plan_in_force, self.plan_boot):
+            try:
+                self.outbox.note(plan=k, plan_boot=boot)
+            except sqlite3.Error as e:  # a restart would say the older plan; the topic is right
+                log.warning("cannot keep plan %d in the outbox: %s", k, e)
+            self.plan_boot = boot
         if k != self.plan_in_force:
             self.plan_in_force = k
             log.info("timing plan %d in force", k)
@@ -437,7 +459,7 @@ class Gateway:
             name = P.EVENT_NAMES.get(code, str(code))
             if code == P.EV_BOOT:
                 self.estimator.reset()  # the controller's counters start again from zero
-                self._plan_changed(0)  # and its timing from the config's own
+                self._plan_changed(0, None)  # and its timing from the config's own
             if code in (P.EV_BOOT, P.EV_MODE, P.EV_LINK_UP):
                 self._last_request = None  # its holds are gone: decide afresh
                 self._starving = None
@@ -450,8 +472,30 @@ class Gateway:
             seq, result, reason = P.unpack_ack(payload)
             # a refusal stands while the heads stay as they are: no re-asking every second
             self._answer(seq, "ok" if result == P.ACK_OK else f"refused: {reason}")
-        elif mtype != P.T_HEARTBEAT:  # the link layer took the heartbeat already
+        elif mtype == P.T_HEARTBEAT:  # the link layer took its boot id and counter already
+            self._on_heartbeat(payload)
+        else:
             raise ValueError(f"a controller does not send message type {mtype}")
+
+    def _on_heartbeat(self, payload: bytes) -> None:
+        """The controller's boot id tells whether the plan in force is still the one it said ok
+        to: a boot since (one whose EVENT this gateway missed, being down) started on plan 0,
+        and safe and maintenance mode (a bare heartbeat: no app, no plan) end it too."""
+        if not self.plan_in_force:
+            return
+        if len(payload) == 4:
+            log.info("the controller runs no app (safe or maintenance mode): plan 0")
+            self._plan_changed(0, None)
+            return
+        if len(payload) != 12:
+            return  # not a controller's (the link layer counts nothing: neither do we)
+        boot = P.unpack_heartbeat(payload)[1]
+        if self.plan_boot is None:  # the ok came before the first heartbeat: this boot's
+            self._plan_changed(self.plan_in_force, boot)
+        elif boot != self.plan_boot:
+            log.info("the controller has booted since plan %d was put in force: plan 0",
+                     self.plan_in_force)  # fmt: skip
+            self._plan_changed(0, None)
 
     def _on_state(self, mode: int, phase: int, ms: int, signals: str) -> None:
         if len(signals) != len(self.ix.groups):
@@ -485,7 +529,7 @@ class Gateway:
             self.controller_auth[reason] = self.controller_auth.get(reason, 0) + 1
             log.warning("the controller refused %s: %s", asked.get("source", "a request"), reason)
         if result == "ok" and asked.get("request") == "plan":  # said before the requester hears
-            self._plan_changed(asked["plan"])
+            self._plan_changed(asked["plan"], self.link.boot)
         on_result = self._on_result.pop(seq, None)
         if on_result is not None:
             try:

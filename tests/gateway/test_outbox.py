@@ -170,3 +170,16 @@ def test_a_path_that_cannot_be_opened_names_it(tmp_path):
     bad = tmp_path / "no-such-dir" / "outbox.sqlite3"
     with pytest.raises(OSError, match="no-such-dir"):
         Outbox(bad)
+
+
+def test_notes_outlive_a_restart_and_leave_the_session_alone(path):
+    box = Outbox(path)
+    assert box.noted("plan") is None
+    box.note(plan=2, plan_boot=0x51D)
+    box.note(plan_boot=None)  # forgotten
+    assert (box.noted("plan"), box.noted("plan_boot")) == (2, None)
+    with pytest.raises(ValueError, match="session"):
+        box.note(session=7)
+    box.close()
+    again = Outbox(path)
+    assert again.session == 2 and again.noted("plan") == 2
