@@ -23,8 +23,8 @@ from edge.model import (
     Plan,
     Problem,
     SignalGroup,
-    validate,
 )
+from edge.validation import validate
 
 _REQUIRED = object()
 _TOP = ("intersection", "groups", "conflicts", "phases", "rings", "plans", "detectors", "link",

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge import config
-from edge.model import MIN_YELLOW_S, Detector, Intersection, Phase, SignalGroup, validate
+from edge.model import MIN_YELLOW_S, Detector, Intersection, Phase, SignalGroup
+from edge.validation import validate
 
 MIN_ALL_RED_S = 1.0
 MAX_GREEN_CAP_S = 120.0

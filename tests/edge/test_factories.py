@@ -6,7 +6,7 @@ import pytest
 
 from edge import config, factories
 from edge.factories import corridor, cross, nema8, tee
-from edge.model import validate
+from edge.validation import validate
 from firmware import config as fwconfig
 
 CROSS_STREET = {"n": "ew", "s": "ew", "e": "ns", "w": "ns"}

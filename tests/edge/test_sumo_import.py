@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("sumolib")
 
 from edge import cli, config, sumo_import  # noqa: E402
-from edge.model import validate  # noqa: E402
+from edge.validation import validate  # noqa: E402
 from firmware import config as fw_config  # noqa: E402
 
 NETS = Path(__file__).resolve().parents[2] / "scenarios" / "sumo-rl"
