@@ -1,7 +1,8 @@
 """The gateway: controller frames -> MQTT, and the optimizer's decisions -> controller.
 
 The optimizer proposes, the controller disposes: a decision is a HOLD or SWITCH request that
-the firmware checks against its own bounds and answers with an ACK, published on `decision`.
+the firmware checks against its own bounds and answers with an ACK, published on `decision`
+(gateway/requests.py sends the requests and takes the answers).
 
 Telemetry, events and decisions go into the on-disk outbox first and leave it only when the
 broker acknowledges them (QoS 1); rows queued before the current broker connection (an outage, an
@@ -25,9 +26,10 @@ from .commands import Commands
 from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
 from .mqtt import MqttError
-from .outbox import DECISIONS, EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
+from .outbox import EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
 from .planner import ALGORITHMS
 from .planner import make as make_planner
+from .requests import Requests
 from .signing import Command, Verifier
 from .topics import Topics
 
@@ -35,11 +37,6 @@ log = logging.getLogger("greenwave.gateway")
 
 _REOPEN_FIRST_S = 0.5
 _REOPEN_MAX_S = 8.0
-_BOOT_WAIT_S = 3.0  # how long a request waits for the controller's boot id (link tags)
-# The controller's refusals from its own signature and link-tag checks (docs/architecture.md)
-CONTROLLER_AUTH = frozenset(("no operator keys", "unknown key", "bad signature", "expired",
-                             "replayed", "replayed or stale", "not an operator command",
-                             "bad link signature"))  # fmt: skip
 _PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
 # Seconds from an advance loop to the stop bar: the config has no detector positions yet; this
 # is a loop about 80 m upstream at 50 km/h, and what the demo's traffic model drives.
@@ -103,29 +100,18 @@ class Gateway:
         self._last_health = float("-inf")
         self._session_seen: float | None = None  # the broker connection `_republish` served
         self._rebirth = threading.Event()  # set from paho's thread by a `cmd/rebirth` message
-        self._asked: dict[int, dict] = {}
         # The timing plan in force as far as this gateway knows: the controller's ok to a PLAN
         # sets it, for the controller boot that said ok (its heartbeat's boot id; None until one
         # is heard); a boot (which starts on plan 0, the config's timing) resets it. Both are
         # kept in the outbox, so a restarted gateway goes on saying the plan (start()).
         self.plan_in_force = 0
         self.plan_boot: int | None = None
-        self._last_decision_s = float("-inf")
-        self._last_request: tuple | None = None
-        self._override: tuple[int | None] | None = None  # the phase an operator request came in
-        # The phase in which the controller refused the optimizer's switch "would starve a call":
-        # the optimizer steps aside there (a CLEAR) and lets the controller serve that call.
-        self._starving: int | None = None
-        self._clear_due = False
-        self._requests: queue.Queue[tuple] = queue.Queue()
-        self._waiting: list[tuple] = []  # requests taken from _requests, not sent yet
-        self._waiting_since: float | None = None
-        self._on_result: dict[int, Callable[[str], None]] = {}  # seq -> the requester's callback
         self.operator_keys = dict(operator_keys or {})
         self.commands: Commands | None = None  # operator commands; made at start()
         self._history_sent: int | None = None  # the commands' version last published
         self._history_lock = threading.Lock()
         self._optimizer_ready = threading.Event()  # its kernels are loaded
+        self.requests = Requests(self, self._optimizer_ready)  # to the controller, and answers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -135,7 +121,8 @@ class Gateway:
         # decision: a cold Numba cache takes tens of seconds, a warm one about a second.
         log.info("optimizer: %s", self.planner.describe())
         self._optimizer_ready.clear()
-        threading.Thread(target=self._warm_up, name="optimizer-warm-up", daemon=True).start()
+        warm_up = self.requests.warm_up
+        threading.Thread(target=warm_up, name="optimizer-warm-up", daemon=True).start()
         if self.outbox is None:
             self.outbox = Outbox(":memory:")
         self.recall_plan()
@@ -164,15 +151,6 @@ class Gateway:
             log.info("timing plan %d was in force when this gateway last ran; the controller's "
                      "heartbeat says whether it has booted since", k)  # fmt: skip
 
-    def _warm_up(self) -> None:
-        try:
-            took = self.planner.warm_up()
-        except Exception:  # no optimizer: the controller keeps choosing phases on its own
-            log.exception("the %s optimizer did not load; no decisions", self.planner.name)
-            return
-        log.info("optimizer %s ready: kernels loaded in %.2f s", self.planner.name, took)
-        self._optimizer_ready.set()
-
     def stop(self) -> None:
         if self.commands is not None:
             self.commands.stop()
@@ -192,7 +170,7 @@ class Gateway:
             except LinkError as e:  # the cable: reopen with bounded back-off, never exit
                 self.stats["link_errors"] += 1
                 log.warning("%s; reopening in %.1f s", e, backoff)
-                self._refuse_waiting(f"no link to the controller ({e})")
+                self.requests.refuse_waiting(f"no link to the controller ({e})")
                 self.link.close()
                 if self._stop.wait(backoff):
                     return
@@ -214,16 +192,9 @@ class Gateway:
         auth: Command | None = None,
         on_result: Callable[[str], None] | None = None,
     ) -> None:
-        """Queue a request for the controller from any thread; the loop sends it.
-
-        `auth` is the operator's verified command: it goes down with the operator's signature
-        for the controller to check; `on_result(result)` runs on the gateway's thread with the
-        controller's answer: "ok", "refused: <reason>" or "unanswered"."""
-        if code not in P.CMD_NAMES:
-            raise ValueError(f"unknown command code {code!r}")
-        if not 0 <= arg < 256:  # the wire carries one byte: 256 must not become phase 0
-            raise ValueError(f"{P.CMD_NAMES[code]} argument {arg!r} does not fit the wire (0..255)")
-        self._requests.put((code, arg, source, auth, on_result))
+        """Queue a request for the controller from any thread; the loop sends it
+        (`Requests.request` says what `auth` and `on_result` are)."""
+        self.requests.request(code, arg, source, auth=auth, on_result=on_result)
 
     # one pass -----------------------------------------------------------------------------
     def poll(self) -> None:
@@ -238,33 +209,7 @@ class Gateway:
                 level = logging.WARNING if bad <= 100 or bad % 1000 == 0 else logging.DEBUG
                 log.log(level, "dropped %s frame seq %d (%d so far): %s",
                         P.TYPE_NAMES.get(mtype), seq, bad, e)  # fmt: skip
-        for seq in self.link.gave_up:
-            self._answer(seq, "unanswered")
-        self.link.gave_up.clear()
-        while not self._requests.empty():
-            self._waiting.append(self._requests.get_nowait())
-        waiting = self._waiting
-        if waiting and self.link.awaiting_boot():
-            # a link tag needs the controller's boot id (its heartbeat says it): wait for it a
-            # while, then send anyway, so a silent controller still ends in "did not answer"
-            if self._waiting_since is None:
-                self._waiting_since = time.monotonic()
-            if time.monotonic() - self._waiting_since < _BOOT_WAIT_S:
-                waiting = []
-        if waiting:
-            self._waiting, self._waiting_since = [], None
-        for i, (code, arg, source, auth, on_result) in enumerate(waiting):
-            current = self.state["phase"] if self.state else None
-            self._override = (current,)  # an operator's request stands until the phase changes
-            try:
-                self._send(code, arg, current, source, auth, on_result)
-            except LinkError:
-                self._waiting[:0] = waiting[i:]  # not sent: answered by the link's handler
-                raise
-        now = self.clock.s()
-        if now - self._last_decision_s >= self.decision_period_s:
-            self._last_decision_s = now
-            self._decide()
+        self.requests.poll()
         self._take_acks()
         if self.mqtt.connected and self.mqtt.connected_since != self._session_seen:
             self._session_seen = self.mqtt.connected_since
@@ -276,21 +221,6 @@ class Gateway:
         self._pump()
         if time.monotonic() - self._last_health >= self.health_period_s:
             self.publish_health()
-
-    def _refuse_waiting(self, why: str) -> None:
-        """Answer every request not sent yet: a pulled cable must not leave an operator
-        waiting for an answer that cannot come (or run the request minutes later)."""
-        while not self._requests.empty():
-            self._waiting.append(self._requests.get_nowait())
-        waiting, self._waiting, self._waiting_since = self._waiting, [], None
-        for code, arg, source, _auth, on_result in waiting:
-            log.warning("%s's %s %d not sent: %s", source, P.CMD_NAMES.get(code), arg, why)
-            self.stats["acks_refused"] += 1
-            if on_result is not None:
-                try:
-                    on_result(f"refused: {why}")
-                except Exception:  # the requester's problem; the loop goes on
-                    log.exception("result callback for an unsent command failed")
 
     # the outbox ---------------------------------------------------------------------------
     def _queue(self, stream: str, topic: str, payload: dict) -> None:
@@ -461,8 +391,7 @@ class Gateway:
                 self.estimator.reset()  # the controller's counters start again from zero
                 self._plan_changed(0, None)  # and its timing from the config's own
             if code in (P.EV_BOOT, P.EV_MODE, P.EV_LINK_UP):
-                self._last_request = None  # its holds are gone: decide afresh
-                self._starving = None
+                self.requests.forget()  # its holds are gone: decide afresh
             self.stats["events"] += 1
             log.info("controller event %s: %s", name, detail)
             self._queue(EVENTS, self.topics.events, {
@@ -471,7 +400,7 @@ class Gateway:
         elif mtype == P.T_ACK:
             seq, result, reason = P.unpack_ack(payload)
             # a refusal stands while the heads stay as they are: no re-asking every second
-            self._answer(seq, "ok" if result == P.ACK_OK else f"refused: {reason}")
+            self.requests.answer(seq, "ok" if result == P.ACK_OK else f"refused: {reason}")
         elif mtype == P.T_HEARTBEAT:  # the link layer took its boot id and counter already
             self._on_heartbeat(payload)
         else:
@@ -519,99 +448,3 @@ class Gateway:
             self._publish(self.topics.state, state, qos=1, retain=True)
         else:
             state["since"] = old["since"]  # same state: keep when it began, not the jitter
-
-    def _answer(self, seq: int, result: str) -> None:
-        asked = self._asked.pop(seq, None)
-        if asked is None:
-            return  # the answer to a retry we already had
-        reason = result.removeprefix("refused: ")
-        if reason in CONTROLLER_AUTH:  # the controller's own signature checks said no
-            self.controller_auth[reason] = self.controller_auth.get(reason, 0) + 1
-            log.warning("the controller refused %s: %s", asked.get("source", "a request"), reason)
-        if result == "ok" and asked.get("request") == "plan":  # said before the requester hears
-            self._plan_changed(asked["plan"], self.link.boot)
-        on_result = self._on_result.pop(seq, None)
-        if on_result is not None:
-            try:
-                on_result(result)
-            except Exception:  # the requester's problem; the loop goes on
-                log.exception("result callback for command %d failed", seq)
-        asked["result"] = result
-        if (asked.get("source") == self.planner.name and asked.get("request") == "switch"
-                and reason == "would starve a call" and self.state is not None):  # fmt: skip
-            self._starving, self._clear_due = self.state["phase"], True
-        key = "acks_ok" if result == "ok" else "unanswered" if result == "unanswered" else None
-        self.stats[key or "acks_refused"] += 1
-        self._queue(DECISIONS, self.topics.decision, asked)  # a record: never lost, like events
-
-    # the optimizer loop -------------------------------------------------------------------
-    def _decide(self) -> None:
-        st = self.state
-        if st is None or st["mode"] != "remote" or st["phase"] is None:
-            return
-        if not self._optimizer_ready.is_set():
-            return  # still loading: no decision waits for a compiler
-        current = st["phase"]
-        if self._override is not None:
-            if self._override == (current,):
-                return
-            self._override = None
-        if not all(st["signals"][g] in "Gg" for g in self.phase_groups[current]):
-            return  # in clearance: the controller is already changing phase
-        name = self.planner.name
-        if self._starving is not None:
-            if self._starving == current:
-                # The plan wants this green to end, but not for the phase it asked for: drop
-                # our hold and let the controller end it for the call it must serve first.
-                if self._clear_due:
-                    self._clear_due, self._last_request = False, None
-                    self._send(P.CMD_CLEAR, 0, current, name,
-                               extra={"algorithm": name, "why": "would starve a call"})  # fmt: skip
-                return
-            self._starving = None
-        now = self.clock.s()
-        best, plan = self.planner.decide(now, current, now - st["since"])
-        outflow = getattr(self.planner, "outflow", None)
-        if outflow is not None:  # coordination: what this plan sends downstream, and when
-            self._publish(self.topics.outflow, {"t": round(now, 3), "phases": outflow()},
-                          qos=0, retain=True)  # fmt: skip
-        request = (P.CMD_HOLD, current) if best == current else (P.CMD_SWITCH, best)
-        # one request per decision change: the controller keeps a request until it is served
-        key = (request, current, st["signals"])
-        if key == self._last_request:
-            return
-        self._last_request = key
-        self._send(*request, current, name, extra={"algorithm": name, **plan})
-
-    def _send(
-        self,
-        code: int,
-        arg: int,
-        current: int | None,
-        source: str,
-        auth: Command | None = None,
-        on_result: Callable[[str], None] | None = None,
-        extra: dict | None = None,
-    ) -> None:
-        seq = self.link.command(code, arg, auth)
-        if on_result is not None:
-            self._on_result[seq] = on_result
-        if code in (P.CMD_CLEAR, P.CMD_FLASH, P.CMD_CLEAR_FLASH, P.CMD_PLAN):
-            name = None  # no phase in the argument
-            if code == P.CMD_PLAN:
-                extra = {"plan": arg, **(extra or {})}
-        else:
-            name = self.ix.phases[arg].name if 0 <= arg < len(self.ix.phases) else str(arg)
-        decision = {
-            "t": round(self.clock.s(), 3),
-            "source": source,
-            "request": P.CMD_NAMES.get(code, str(code)),
-            "phase": name,
-            "from": None if current is None else self.ix.phases[current].name,
-            "queues": dict(zip(self.estimator.groups, self.queues, strict=True)),
-            **(extra or {}),
-        }
-        self._asked[seq] = decision
-        self.decisions.append(decision)
-        del self.decisions[:-50]
-        self.stats["decisions"] += 1
