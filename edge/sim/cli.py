@@ -50,6 +50,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="detectors (default): loops and camera zones only; exact: vehicle positions, "
         "for measuring what detectors cost, never for control in the field",
     )
+    p.add_argument(
+        "--reach",
+        type=float,
+        default=None,
+        metavar="M",
+        help="with --sensing exact only, MEASUREMENT ONLY: vehicles within M metres of the stop "
+        "bar along their routes, through upstream junctions (default: the zones' 200 m); "
+        "for measuring what a longer look-ahead is worth, no field sensor gives it",
+    )
     p.add_argument("--api", choices=("libsumo", "traci"), default="libsumo", help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -71,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         record=args.record,
         tls="all" if args.tls == "all" else [t for t in args.tls.split(",") if t],
         sensing=args.sensing,
+        reach_m=args.reach,
         progress=not args.no_progress and sys.stderr.isatty(),
         api=args.api,
     )

@@ -41,6 +41,8 @@ class SimOptions:
     record: str | None = None
     tls: str | list[str] = "all"
     sensing: str = "detectors"
+    # measurement only: exact sensing this far upstream along vehicles' routes (None: the zones)
+    reach_m: float | None = None
     progress: bool = False
     api: str = "libsumo"
 
@@ -57,7 +59,7 @@ class SimResult:
     def summary(self, opts: SimOptions) -> str:
         d = self.delay
         lines = [
-            f"greenwave sim: {Path(opts.net).name}, {opts.controller} ({opts.sensing}), "
+            f"greenwave sim: {Path(opts.net).name}, {opts.controller} ({_sensed(opts)}), "
             f"{opts.begin:g}-{opts.end:g} s, seed {opts.seed}, {self.api}",
             f"  mean delay {d.mean_delay_s:.2f} s per vehicle (timeLoss + departDelay, "
             f"{d.vehicles} vehicles: {d.trips} trips, {d.running} running, "
@@ -70,6 +72,10 @@ class SimResult:
         ]
         lines += [f"  VIOLATION {v}" for v in self.violations[:10]]
         return "\n".join(lines)
+
+
+def _sensed(opts: SimOptions) -> str:
+    return opts.sensing if opts.reach_m is None else f"{opts.sensing}, reach {opts.reach_m:g} m"
 
 
 def import_lights(net, tls="all"):
@@ -86,6 +92,8 @@ def run(opts: SimOptions) -> SimResult:
         raise SimError(f"--controller must be one of {', '.join(controllers.CONTROLLERS)}")
     if opts.sensing not in ("detectors", "exact"):
         raise SimError(f"--sensing must be detectors or exact, got {opts.sensing!r}")
+    if opts.reach_m is not None and (opts.sensing != "exact" or not opts.reach_m > 0):
+        raise SimError(f"--reach ({opts.reach_m!r}) needs --sensing exact and a length over 0 m")
     if not opts.end > opts.begin:
         raise SimError(f"--end ({opts.end!r}) must be after --begin ({opts.begin!r})")
     for path in [opts.net, *opts.routes, *opts.additional]:
@@ -143,7 +151,9 @@ def _loop(api, opts, imported, layouts, record, net=None):
     sites = []
     oracles = []
     strategies = [controllers.make(opts.controller, imp) for imp in imported]
-    if net is not None and any(hasattr(s, "link") for s in strategies):
+    # No coordination with a look-ahead: it sees the vehicles an upstream plan would announce
+    # (from 300 m on, the arterial's roads whole and the approaches behind the neighbours).
+    if opts.reach_m is None and net is not None and any(hasattr(s, "link") for s in strategies):
         for strategy, feeds in zip(
             strategies, coordination.plan_feeds(net, imported, layouts), strict=True
         ):
@@ -152,7 +162,8 @@ def _loop(api, opts, imported, layouts, record, net=None):
     for k, (imp, lay) in enumerate(zip(imported, layouts, strict=True)):
         strategy = strategies[k]
         if opts.sensing == "exact":
-            sense = sensing.ExactSensing(lay, api)
+            far = None if opts.reach_m is None else sensing.plan_look_ahead(net, lay, opts.reach_m)
+            sense = sensing.ExactSensing(lay, api, far)
         else:
             sense = sensing.DetectorSensing(lay, sensing.Fence(api))
         site = Site(imp, strategy, sense, opts.begin, seq0=opts.seed * 7919 + k * 104729)

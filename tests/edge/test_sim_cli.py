@@ -21,3 +21,12 @@ def test_cli_prints_the_summary(tmp_path, capsys):
     assert re.search(r"mean delay \d+\.\d\d s per vehicle", out)
     assert re.search(r"trips \d+, teleports 0, wall time", out)
     assert (tmp_path / "t.xml").is_file()
+
+
+def test_cli_reach_is_for_exact_sensing_only(tmp_path, capsys):
+    base = ["sim", "--net", str(NET), "--routes", str(ROUTES), "--end", "60",
+            "--tripinfo", str(tmp_path / "t.xml"), "--no-progress", "--reach", "400"]  # fmt: skip
+    assert cli.main(base) == 2
+    assert "--reach" in capsys.readouterr().err
+    assert cli.main([*base, "--sensing", "exact"]) == 0
+    assert "(exact, reach 400 m)" in capsys.readouterr().out

@@ -157,3 +157,64 @@ def test_sub_zones_place_approaching_vehicles_closer_than_entry_times(tmp_path, 
     err_entry, total_entry = _arrival_error(tmp_path, monkeypatch, segmented=False)
     assert total == total_entry > 300  # the same run: the control reads the exact view
     assert err < 0.9 * err_entry  # 258 against 312 when written
+
+
+def test_look_ahead_follows_the_roads_upstream_through_other_lights_not_this_one():
+    net = sumo_import.read_net(ARTERIAL)
+    _, lay = _layout(ARTERIAL, "B0")
+    approaches = {net.getLane(lane).getEdge().getID() for lane in lay.lanes}
+    far = sensing.plan_look_ahead(net, lay, 800.0)
+    ways = [st for w in far.stretches.values() for st in w.values()]
+    # the fringe arms behind A0 and C0 (240 m, after 280 m of road) are all within 800 m
+    assert {st.edge for st in ways} >= {"left0A0", "right0C0", "A0B0", "C0B0"} - approaches
+    for st in ways:
+        assert st.path[0] == st.edge and st.path[-1] in approaches
+        assert not approaches & set(st.path[:-1])  # never through this light
+        assert 0 < st.ahead_m < 800.0 and 0.0 <= st.from_m < st.length_m
+        assert st.signalled  # A0 or C0 stands between
+    near = sensing.plan_look_ahead(net, lay, 400.0)
+    for edge, w in near.stretches.items():
+        for path, st in w.items():
+            # the same ways, cut at 400 m: a fringe arm behind a neighbour only partly
+            assert st.ahead_m < 400.0
+            assert st.from_m == pytest.approx(max(0.0, st.length_m - (400.0 - st.ahead_m)))
+            assert far.stretches[edge][path].from_m <= st.from_m
+    # single-intersection: every approach starts at the network's edge: nothing upstream
+    _, lay = _layout(NET, "t")
+    assert sensing.plan_look_ahead(sumo_import.read_net(NET), lay, 800.0).stretches == {}
+
+
+def test_look_ahead_sees_the_zones_vehicles_and_those_beyond(tmp_path, monkeypatch):
+    """A short arterial run with exact sensing over 800 m: every step, each group has at
+    least the vehicles exact sensing over the zones' reach has, and in sum many more."""
+    seen = []
+    real_read = sensing.ExactSensing.read
+
+    def read(self, now_s):
+        far = real_read(self, now_s)
+        if not hasattr(self, "_near"):
+            self._near = sensing.ExactSensing(self.layout, self.api)
+        near = real_read(self._near, now_s)
+        seen.append((near.groups, far.groups))
+        return far
+
+    monkeypatch.setattr(sensing.ExactSensing, "read", read)
+    from tests.simdata import ROOT
+
+    routes = ROOT / "scenarios" / "generated" / "arterial-moderate.rou.xml"
+    o = opts(tmp_path, net=str(ARTERIAL), routes=[str(routes)], controller="max-pressure")
+    o.sensing, o.reach_m, o.end, o.record = "exact", 800.0, 240.0, None
+    runner.run(o)
+    more = 0
+    for near, far in seen:
+        for g, v in near.items():
+            assert far[g].vehicles >= v.vehicles
+            more += far[g].vehicles - v.vehicles
+    assert more > len(seen)  # more than one vehicle per step beyond the zones, over 3 lights
+
+
+def test_look_ahead_is_exact_sensing_only(tmp_path):
+    with pytest.raises(runner.SimError, match="--reach"):
+        runner.run(opts(tmp_path, sensing="detectors", reach_m=400.0))
+    with pytest.raises(runner.SimError, match="--reach"):
+        runner.run(opts(tmp_path, sensing="exact", reach_m=0.0))
