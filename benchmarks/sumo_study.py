@@ -8,7 +8,9 @@ Every run uses one protocol: the same network, demand, window, seed and SUMO opt
 signals change. Controllers:
 - `schedule`, `max-pressure`, `webster`, `actuated`, `fixed`: `greenwave sim` (the firmware's
   controller in the loop, detector data only; `schedule-exact` is schedule fed vehicle
-  positions, for measuring what detectors cost);
+  positions, for measuring what detectors cost; `schedule-exact800` the same over 800 m
+  upstream along the vehicles' routes, for measuring what look-ahead is worth: both
+  measurement only, no field sensor gives them);
 - `sumo-actuated`, `sumo-delay_based`: plain `sumo` running its own controller types on a program
   built from the same imported intersection (edge.sim.programs), so min/max greens, yellows
   and all-reds are the same as Greenwave's.
@@ -159,9 +161,10 @@ def run_one(
                 teleports = sumo.teleports(stats)
                 violations = 0
             else:
-                name, sensing = controller, "detectors"
-                if controller.endswith("-exact"):
-                    name, sensing = controller[: -len("-exact")], "exact"
+                name, sensing, reach = controller, "detectors", None
+                head, _, tail = controller.rpartition("-exact")
+                if head and (not tail or tail.isdigit()):  # NAME-exact, NAME-exactMETRES
+                    name, sensing, reach = head, "exact", float(tail) if tail else None
                 res = runner.run(
                     runner.SimOptions(
                         net=net,
@@ -173,6 +176,7 @@ def run_one(
                         controller=name,
                         sumo_args=SUMO_ARGS,
                         sensing=sensing,
+                        reach_m=reach,
                     )
                 )
                 d, teleports, violations = res.delay, res.teleports, len(res.violations)
