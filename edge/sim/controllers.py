@@ -155,6 +155,8 @@ class Schedule(Strategy):
         measure_headway: bool = False,
         unseen: bool = False,
         cyclic: bool = False,
+        split_running: bool = True,
+        guard: bool = True,
     ):
         super().__init__(model)
         self.horizon_s = horizon_s
@@ -181,6 +183,17 @@ class Schedule(Strategy):
         # overflow weight: a standing queue that one max green cannot clear counts as many
         # times as the max greens it needs (docs/sim.md)
         self.overflow_weight = overflow_weight
+        # split_running: the running phase's standing queue is planned as what its remaining
+        # max green can serve plus the rest, so the plan neither ends the green early for want
+        # of a part that fits nor counts on serving the rest in it (sixth round)
+        self.split_running = split_running
+        # guard: a SWITCH the firmware's starvation guard would refuse goes instead to the
+        # phase the firmware would serve (free.py `_allows`), not through CLEAR and a gap-out
+        self.guard = guard
+        self._latch_s: list[float | None] = [None] * len(model.phases)
+        self._call_bound_s = sum(
+            ph.max_green_s + ph.yellow_s + ph.all_red_s for ph in model.phases
+        ) + max(ph.yellow_s + ph.all_red_s for ph in model.phases)
         # extension margin: the plan extends the running green only when that saves more than
         # this many vehicle-seconds over ending it now (docs/sim.md)
         self.extend_margin_veh_s = extend_margin_veh_s
@@ -219,7 +232,7 @@ class Schedule(Strategy):
             return [0.0] * len(entered)
         return [max(a - b, 0) * 3600.0 / span for a, b in zip(entered, e0, strict=True)]
 
-    def clusters(self, now_s, reading):
+    def clusters(self, now_s, reading, current=-1, elapsed_s=0.0):
         m = self.model
         n = len(m.phases)
         queue = [0.0] * n
@@ -240,6 +253,8 @@ class Schedule(Strategy):
         out = [
             phase_clusters(queue[p], arrivals[p], sat_headway_s=m.headway_s[p]) for p in range(n)
         ]
+        if self.split_running and current >= 0 and queue[current] > 0:
+            out[current] = self._split(current, elapsed_s, queue[current], out[current])
         if self.coordinate and self.feeds:
             for p, extra in self._fed(now_s, reading).items():
                 out[p] += extra
@@ -308,6 +323,16 @@ class Schedule(Strategy):
         need = STARTUP_LOST_S + queue * self.model.headway_s[p]
         return max(1.0, need / self.model.phases[p].max_green_s)
 
+    def _split(self, p, elapsed_s, queue, clusters):
+        """The running phase's clusters with its standing queue (the first, at 0) split at what
+        its remaining max green serves: the optimizer cuts long clusters into parts of half a
+        green, and a running green with less than a part left could serve none of them."""
+        room = self.model.phases[p].max_green_s - max(elapsed_s, STARTUP_LOST_S)
+        fits = room / self.model.headway_s[p] * (1.0 - 1e-6)
+        if not 0 < fits < queue or not clusters or clusters[0] != (0.0, 0.0, queue):
+            return clusters
+        return [(0.0, 0.0, fits), (0.0, 0.0, queue - fits), *clusters[1:]]
+
     def _fill(self, reading):
         """The fullest watched stretch: standing vehicles over what it holds jammed."""
         return max((v.queue / v.room for v in reading.groups.values() if v.room > 0), default=0.0)
@@ -360,7 +385,53 @@ class Schedule(Strategy):
             if heads != m.lane_headway_s:
                 m.retime(heads)
 
+    def _track_calls(self, now_s, reading, current):
+        """Per phase, when its waiting call was latched (as the firmware latches it: a vehicle
+        on one of its groups' stop-bar or advance loops while it is red; served: cleared)."""
+        m = self.model
+        for k, groups in enumerate(m.phase_groups):
+            if k == current:
+                self._latch_s[k] = None
+            elif self._latch_s[k] is None and any(
+                reading.stop.get(m.names[g]) or reading.advance.get(m.names[g]) for g in groups
+            ):
+                self._latch_s[k] = now_s
+
+    def _allows(self, now_s, p, c, elapsed_s):
+        """The firmware's starvation guard (firmware/free.py `_allows`) as the gateway sees it:
+        would serving c after p keep every other waiting call within the call bound?"""
+        ph = self.model.phases
+        n = len(ph)
+        end = now_s + max(ph[p].min_green_s - elapsed_s, 0.0)
+        base = ph[p].yellow_s + ph[p].all_red_s + ph[c].max_green_s + ph[c].yellow_s
+        base += ph[c].all_red_s
+        for k, t in enumerate(self._latch_s):
+            if t is None or k == c or k == p:
+                continue
+            total = end - t + base
+            j = (c + 1) % n
+            while j != k:
+                total += ph[j].max_green_s + ph[j].yellow_s + ph[j].all_red_s
+                j = (j + 1) % n
+            if total > self._call_bound_s - 1.0:  # a second's margin: latch times are per step
+                return False
+        return True
+
+    def _guarded(self, now_s, current, target, elapsed_s):
+        """The phase to ask for instead of `target` when the guard would refuse it: the first
+        latched phase after `current` in cyclic order that it allows (the firmware's choice)."""
+        if current < 0 or self._allows(now_s, current, target, elapsed_s):
+            return target
+        n = len(self.model.phases)
+        for step in range(1, n):
+            k = (current + step) % n
+            if self._latch_s[k] is not None and self._allows(now_s, current, k, elapsed_s):
+                return k
+        return target
+
     def decide(self, now_s, reading, current, elapsed_s):
+        if self.guard:
+            self._track_calls(now_s, reading, current)
         if self.measure_headway:
             self._measure(now_s, reading, current, elapsed_s)
         if self.saturation:
@@ -371,7 +442,7 @@ class Schedule(Strategy):
                 self.saturated = False
             if self.saturated:
                 return self._cyclic(reading, current, elapsed_s)
-        clusters = self.clusters(now_s, reading)
+        clusters = self.clusters(now_s, reading, current, elapsed_s)
         rate = self.unseen_rate if self.unseen else None
         start = self.unseen_from_s if self.unseen else None
         plan = schedule(
@@ -388,6 +459,8 @@ class Schedule(Strategy):
         self.last_s = now_s
         d = plan.decision
         if d.switch and d.next_phase >= 0 and d.next_phase != current:
+            if self.guard:
+                return SWITCH, self._guarded(now_s, current, d.next_phase, elapsed_s)
             return SWITCH, d.next_phase
         if (
             self.extend_margin_veh_s > 0

@@ -107,3 +107,47 @@ def test_cyclic_plans_every_waiting_phase_in_index_order():
     assert not on.saturated and not off.saturated
     assert [g.phase for g in off.last.greens] == [0, 2, 1, 3]  # the left phase 1 put off
     assert [g.phase for g in on.last.greens] == [0, 1, 2, 3]
+
+
+def test_split_running_plans_what_the_remaining_max_green_serves_apart_from_the_rest():
+    imp = runner.import_lights(str(TWO_WAY))[0]
+    model = controllers.PhaseModel(imp)
+    phases = imp.intersection.phases
+    short = min(range(len(phases)), key=lambda p: phases[p].max_green_s)  # a protected left
+    q = {g: 6.0 for g in phases[short].groups}
+    reading = views(imp, queue=q)
+    elapsed = phases[short].max_green_s - 4.0  # 4 s of max green left
+    split = controllers.Schedule(model, overflow_weight=False)
+    assert split.split_running  # on by default
+    plain = controllers.Schedule(model, split_running=False, overflow_weight=False)
+    queued = 6.0 * len(phases[short].groups)
+    assert plain.clusters(0.0, reading, short, elapsed)[short] == [(0.0, 0.0, queued)]
+    fits = 4.0 / model.headway_s[short]
+    first, rest = split.clusters(0.0, reading, short, elapsed)[short]
+    assert first == (0.0, 0.0, pytest.approx(fits, rel=1e-5))
+    assert rest == (0.0, 0.0, pytest.approx(queued - fits, rel=1e-5))
+    # a queue the remaining max green clears, or a phase that is not green, is not split
+    small = views(imp, queue={g: 2.0 for g in phases[short].groups})
+    assert split.clusters(0.0, small, short, 0.0)[short] == [(0.0, 0.0, 2.0 * len(q))]
+    other = (short + 1) % len(phases)
+    assert split.clusters(0.0, reading, other, elapsed)[short] == [(0.0, 0.0, queued)]
+
+
+def test_guard_asks_for_the_phase_the_firmware_would_serve_instead_of_a_refused_skip():
+    imp = runner.import_lights(str(TWO_WAY))[0]
+    phases = imp.intersection.phases
+    n = len(phases)
+    s = controllers.make("schedule", imp)
+    assert s.guard  # on by default
+    waiting = n - 1  # its call is latched while phase 0 is green
+    reading = views(imp, queue={phases[waiting].groups[0]: 1.0})
+    reading.stop[phases[waiting].groups[0]] = True
+    s.decide(0.0, reading, 0, 10.0)
+    before = n - 2  # green just before it: skipping it is fine while it has waited little
+    assert s._guarded(1.0, before, 0, 10.0) == 0
+    # long after, the firmware's guard would refuse the skip: ask for that phase instead
+    span = sum(ph.max_green_s + ph.yellow_s + ph.all_red_s for ph in phases)
+    assert s._guarded(span, before, 0, 10.0) == waiting
+    # served: its call is cleared
+    s.decide(span + 1.0, views(imp), waiting, 1.0)
+    assert s._guarded(span + 2.0, before, 0, 10.0) == 0
