@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge import safety, sumo_import
 from edge.record import RecordWriter
-from edge.sim import controllers, coordination, metrics, sensing, sumo
+from edge.sim import controllers, coordination, lookahead, metrics, sensing, sumo
 from edge.sim.site import Site
 
 
@@ -162,7 +162,9 @@ def _loop(api, opts, imported, layouts, record, net=None):
     for k, (imp, lay) in enumerate(zip(imported, layouts, strict=True)):
         strategy = strategies[k]
         if opts.sensing == "exact":
-            far = None if opts.reach_m is None else sensing.plan_look_ahead(net, lay, opts.reach_m)
+            far = None
+            if opts.reach_m is not None:
+                far = lookahead.plan_look_ahead(net, lay, opts.reach_m)
             sense = sensing.ExactSensing(lay, api, far)
         else:
             sense = sensing.DetectorSensing(lay, sensing.Fence(api))

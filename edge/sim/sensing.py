@@ -13,18 +13,18 @@ Per incoming lane of a signal group:
 `inductionloop` and `lanearea` domains and nothing else: vehicle positions and speeds are out
 of its reach. `ExactSensing` reads vehicle positions over the same lanes; it exists to measure
 what detector-only sensing costs (`--sensing exact`) and is never the default. Given a
-`LookAhead` (`plan_look_ahead`, `--reach M`) it reads further: every vehicle within M metres of
-the stop bar along its own route, through upstream junctions; that measures what a longer
-look-ahead than the zones' would be worth, and no field sensor gives it.
+`LookAhead` (`edge.sim.lookahead`, `--reach M`) it reads further: every vehicle within M metres
+of the stop bar along its own route, through upstream junctions.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
+
+from edge.sim import lookahead
 
 ZONE_M = 200.0
 ADVANCE_M = 40.0
@@ -282,82 +282,11 @@ class DetectorSensing:
         return out
 
 
-@dataclass(frozen=True)
-class Stretch:
-    """Road a vehicle takes to one approach: the last `reach` metres of `edge`'s lanes."""
-
-    edge: str
-    from_m: float  # watched from here to the edge's end
-    length_m: float
-    ahead_m: float  # the edge's end to the approach's stop bar, along the way
-    path: tuple[str, ...]  # edges from this one to the approach edge, both included
-    signalled: bool  # another traffic light stands between this edge and the approach
-
-
-@dataclass(frozen=True)
-class LookAhead:
-    """Measurement only: what `ExactSensing` watches beyond the zones, up to `reach_m`."""
-
-    reach_m: float
-    # edge -> the path from it to an approach -> its stretch (approach edges not included)
-    stretches: dict[str, dict[tuple[str, ...], Stretch]]
-    # approach edge -> next edge on a vehicle's route -> the layout lanes that lead there
-    lanes_to: dict[str, dict[str, tuple[str, ...]]]
-    speed: dict[str, float]  # edge -> speed limit, m/s
-
-
-def plan_look_ahead(net, layout: Layout, reach_m: float) -> LookAhead:
-    """Every upstream stretch within `reach_m` of one light's stop bars, along the road graph.
-
-    From each approach edge back over every edge that feeds it (through junctions, signalled or
-    not), as far as `reach_m` from the stop bar, never through this light (a vehicle there
-    reaches this light first, on another approach). Junctions are crossed at the straight
-    distance between the two lanes' ends."""
-    approach = {}
-    for lane_id in layout.lanes:
-        edge = net.getLane(lane_id).getEdge()
-        approach.setdefault(edge.getID(), edge)
-    here = {e.getToNode().getID() for e in approach.values()}
-    stretches: dict[str, dict[tuple[str, ...], Stretch]] = {}
-    lanes_to: dict[str, dict[str, tuple[str, ...]]] = {}
-    speed = {}
-    for eid, edge in approach.items():
-        to: dict[str, list] = {}
-        for lane_id in layout.lanes:
-            lane = net.getLane(lane_id)
-            if lane.getEdge().getID() == eid:
-                for c in lane.getOutgoing():
-                    to.setdefault(c.getTo().getID(), []).append(lane_id)
-        lanes_to[eid] = {k: tuple(dict.fromkeys(v)) for k, v in to.items()}
-        speed[eid] = edge.getSpeed()
-        todo = [(edge, edge.getLength(), (eid,), False)]  # (edge, its start to the stop bar, ...)
-        while todo:
-            cur, start_m, path, signalled = todo.pop()
-            start = cur.getLanes()[0].getShape()[0]
-            for prev in cur.getIncoming():
-                pid = prev.getID()
-                if pid.startswith(":") or pid in path or prev.getToNode().getID() in here:
-                    continue
-                end = prev.getLanes()[0].getShape()[-1]
-                ahead = start_m + math.dist(start, end)
-                if ahead >= reach_m:
-                    continue
-                plen = prev.getLength()
-                sig = signalled or prev.getToNode().getType().startswith("traffic_light")
-                way = (pid, *path)
-                stretches.setdefault(pid, {})[way] = Stretch(
-                    pid, max(0.0, plen - (reach_m - ahead)), plen, ahead, way, sig
-                )
-                speed[pid] = prev.getSpeed()
-                todo.append((prev, ahead + plen, (pid, *path), sig))
-    return LookAhead(reach_m, stretches, lanes_to, speed)
-
-
 class ExactSensing:
     """Measurement only: the same stretches read from vehicle positions and speeds; with a
     `LookAhead`, the approach edges up to its reach and the vehicles bound for them upstream."""
 
-    def __init__(self, layout: Layout, api, look_ahead: LookAhead | None = None):
+    def __init__(self, layout: Layout, api, look_ahead: lookahead.LookAhead | None = None):
         self.layout = layout
         self.api = api
         self.detectors = DetectorSensing(layout, Fence(api))  # loops still drive the firmware
@@ -397,53 +326,15 @@ class ExactSensing:
         return Reading(base.stop, base.advance, exact.groups)
 
     def _read_far(self, now_s: float) -> Reading:
-        """Vehicles on the approach lanes within the reach, by their lane (as without a
-        look-ahead), and vehicles upstream whose route leads onto an approach, on the approach
-        lane that leads where their route goes next. Standing vehicles count as queue unless
-        another light stands between them and the approach (then they are timed at the speed
-        limit: the earliest they can come)."""
+        """The look-ahead's vehicles (`lookahead.vehicles`). Standing vehicles count as queue
+        unless another light stands between them and the approach (then they are timed at the
+        speed limit: the earliest they can come)."""
         base = self.detectors.read(now_s)
-        look = self.look_ahead
-        veh, ln, ed = self.api.vehicle, self.api.lane, self.api.edge
         counts = {lane: [0, 0, []] for lane in self.layout.lanes}  # queue, number, arrivals
-        for lane, s in self.layout.lanes.items():
-            length = s.pieces[0][2]
-            for v in ln.getLastStepVehicleIDs(lane):
-                pos = veh.getLanePosition(v)
-                if pos < length - look.reach_m:
-                    continue
-                self._add(counts[lane], length - pos, veh.getSpeed(v), None)
-        for edge, ways in look.stretches.items():
-            vids = ed.getLastStepVehicleIDs(edge)
-            if not vids:
-                continue
-            sizes = sorted({len(w) for w in ways})
-            for v in vids:
-                route = self._routes.get(v)
-                if route is None:
-                    route = self._routes[v] = tuple(veh.getRoute(v))
-                i = veh.getRouteIndex(v)
-                st = None
-                for k in sizes:
-                    st = ways.get(route[i : i + k])
-                    if st is not None:
-                        break
-                if st is None:
-                    continue
-                pos = veh.getLanePosition(v)
-                if pos < st.from_m:
-                    continue
-                k = len(st.path)
-                options = look.lanes_to[st.path[-1]]
-                nxt = route[i + k] if i + k < len(route) else None
-                lanes = options.get(nxt) or tuple(
-                    dict.fromkeys(x for y in options.values() for x in y)
-                )  # the route ends on the approach (or turns where no lane leads): any lane
-                if not lanes:
-                    continue
-                lane = lanes[zlib.crc32(v.encode()) % len(lanes)]
-                limit = look.speed[st.path[-1]] if st.signalled else None
-                self._add(counts[lane], st.ahead_m + st.length_m - pos, veh.getSpeed(v), limit)
+        for lane, dist, speed, limit in lookahead.vehicles(
+            self.look_ahead, self.layout, self.api, self._routes
+        ):
+            self._add(counts[lane], dist, speed, limit)
         per_lane = {}
         for lane, s in self.layout.lanes.items():
             queue, number, arrivals = counts[lane]
