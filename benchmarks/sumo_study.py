@@ -86,15 +86,8 @@ def make_scenarios(out: Path = SC / "generated") -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SUMO_HOME": sumo.sumo_home() or ""}
-    for name, opts in _NETS.items():
-        cmd = [
-            sumo.sumo_binary("netgenerate"), "--grid", *opts,
-            "--grid.attach-length", "250", "--default.lanenumber", "2",
-            "--default.speed", "13.89", "--default-junction-type", "traffic_light",
-            "--no-turnarounds", "true", "--no-warnings", "true",
-            "--output-file", str(out / f"{name}.net.xml"),
-        ]  # fmt: skip
-        subprocess.run(cmd, check=True, env=env, capture_output=True)
+    for name in _NETS:
+        make_net(name, out / f"{name}.net.xml")
     tools = Path(sumo.sumo_home() or "") / "tools" / "randomTrips.py"
     for name, (net, period, seed) in _DEMAND.items():
         cmd = [
@@ -106,6 +99,21 @@ def make_scenarios(out: Path = SC / "generated") -> None:
         with tempfile.TemporaryDirectory() as tmp:  # randomTrips leaves routes.rou.xml in cwd
             subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=tmp)
     print(f"wrote {out}")
+
+
+def make_net(name: str, path: Path, attach_m: float = 250.0) -> None:
+    """Write the generated network `name` (a key of _NETS) with `attach_m` fringe arms."""
+    from edge.sim import sumo
+
+    cmd = [
+        sumo.sumo_binary("netgenerate"), "--grid", *_NETS[name],
+        "--grid.attach-length", f"{attach_m:g}", "--default.lanenumber", "2",
+        "--default.speed", "13.89", "--default-junction-type", "traffic_light",
+        "--no-turnarounds", "true", "--no-warnings", "true",
+        "--output-file", str(path),
+    ]  # fmt: skip
+    env = {**os.environ, "SUMO_HOME": sumo.sumo_home() or ""}
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
 
 
 def _schedule_options(pairs: str) -> dict:
@@ -122,11 +130,17 @@ def _schedule_options(pairs: str) -> dict:
 
 
 def run_one(
-    scenario: str, controller: str, seed: int, end: float | None, options: str = ""
+    scenario: str,
+    controller: str,
+    seed: int,
+    end: float | None,
+    options: str = "",
+    spec: tuple | None = None,
 ) -> dict:
     """One cell of the table: {"delay", "trips", "teleports", "wall_s"} (or "error").
 
-    options: `Schedule` settings for this run (`--schedule`), e.g. "unseen=false"."""
+    options: `Schedule` settings for this run (`--schedule`), e.g. "unseen=false".
+    spec: (net, routes, begin, end) of a scenario not in SCENARIOS (benchmarks.sumo_floor)."""
     from functools import partial
 
     from edge.sim import controllers, metrics, programs, runner, sumo
@@ -135,7 +149,7 @@ def run_one(
         opts = _schedule_options(options)
         controllers._BY_NAME["schedule"] = partial(controllers.Schedule, **opts)
 
-    net, routes, begin, stop = SCENARIOS[scenario]
+    net, routes, begin, stop = spec or SCENARIOS[scenario]
     net, routes = str(SC / net), str(SC / routes)
     stop = end if end is not None else stop
     started = time.perf_counter()
