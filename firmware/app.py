@@ -37,7 +37,6 @@ _DETECTORS = const(0)
 _CONTROL = const(1)
 _LINK = const(2)
 _SUPERVISOR = const(3)
-_EV_BOOT = const(1)  # protocol's EV_BOOT
 TASKS = b"detectors control link"  # the critical ones' names, by index
 _WATCHDOG_MS = const(4000)  # under the RP2040's 8.3 s limit
 _BEAT_LIMIT_MS = const(1000)  # a critical task silent this long is frozen
@@ -91,33 +90,36 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
     # One module at a time, leaves first, collecting in between: loading a module needs room
     # beyond what it keeps, and nested imports would need it for several at once. So the
     # modules only some configs use are loaded here too, not where they are first needed:
-    # rings.py for a config with rings, diagnostics.py for detector diagnostics, and auth.py
-    # (signed commands) with keys, which then stays (loaded for each command it would need
-    # about 6 KB free at once, which a 64 KiB heap does not have).
-    names = ["protocol", "link", "monitor", "sequencer", "detectors", "controller"]
+    # rings.py for a config with rings, diagnostics.py for detector diagnostics; auth.py below.
+    names = ["protocol", "link", "monitor", "sequencer", "detectors", "build"]  # controller: build
     names.insert(4, "rings" if cfg.rings is not None else "free")  # the sequencer's half
     if cfg.det_diag:
         names.insert(0, "diagnostics")
-    if keys is not None:
-        names.append("auth")
     for name in names:
         gc.collect()
         __import__("firmware." + name)
-    del names
-    from .controller import Controller
-
-    # Collect the import's garbage first, so the controller's long-lived buffers fill its holes
-    # instead of splitting the free space the ticks need; then its own start-up garbage.
+    names = None
+    # build.py (start-up only, loaded last) builds the controller, then goes: its code is heap
+    # the running controller needs. Its import's garbage is collected first, so the
+    # controller's long-lived buffers fill its holes instead of splitting the free space the
+    # ticks need.
     gc.collect()
-    now = hal.now_ms()
-    ctl = Controller(cfg, now, keys, boot)
-    ctl.floor = floor  # commands accepted before this boot are "replayed or stale"
-    rn = 0  # ctl.ring_next when the floor on flash was last brought up to date
-    if boot_detail:
-        ctl.event(now, _EV_BOOT, boot_detail)
-    hal.write_heads(now, ctl.signals)
-    beats = [now, now, now]  # per critical task (TASKS), the time of its last turn
+    from .build import start
+
+    ctl, beats = start(hal, cfg, boot_detail, keys, boot, floor)
+    start = None
+    unload("build")  # then collected: auth.py and the tasks below take its place
     sh = [0, None]
+    if keys is not None:
+        # signed commands: auth.py, loaded now and resident (loaded for each command it would
+        # need about 6 KB free at once, which a 64 KiB heap does not have); last, as loading it
+        # needs room beyond its code, which build.py's code had
+        gc.collect()
+        from . import auth
+
+        ctl._auth = auth
+    now = hal.now_ms()
+    rn = 0  # ctl.ring_next when the floor on flash was last brought up to date
     flash = hal.flash_dir
     gc.collect()
     hal.arm_watchdog(_WATCHDOG_MS)
@@ -145,6 +147,20 @@ async def main(hal, cfg, boot_detail=None, keys=None, boot=0, floor=0):
         if not latched and ctl.seq.fault_reason:  # a monitor fault or an operator's flash
             latched = True  # on flash too: a reset must not put the heads back in service
             _note(flash, "fault", ctl.seq.fault_reason.encode()[:200])
+            # Fault flash is terminal until a reset (a clear-flash resets), so the half of the
+            # sequencer that runs phases (free.py or rings.py) is dead now: a plain Sequencer
+            # with the same attributes runs fault flash alike (its step latches demand and
+            # changes nothing, its request refuses "fault flash"), and that half's code is
+            # freed for the checks of the signed commands an operator sends in flash.
+            s = ctl.seq
+            q = object.__new__(sys.modules["firmware.sequencer"].Sequencer)
+            for k in s.__dict__:
+                setattr(q, k, getattr(s, k))
+            ctl.seq = q
+            s = q = None
+            unload("free")
+            unload("rings")
+            gc.collect()
         if ctl.ring_next != rn:
             # an operator command was accepted (at most two reach a tick, the ring holds 8):
             # the largest ts accepted (ring: nonce CRCs, then their ts) is the next boot's floor

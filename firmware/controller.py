@@ -9,7 +9,7 @@ import gc
 import struct
 import sys
 
-from . import detectors, link, monitor, sequencer, ticks
+from . import detectors, link, monitor, sequencer, ticks  # (their types: the annotations)
 from . import protocol as P
 
 try:
@@ -58,7 +58,7 @@ _STATE_EVERY_MS = const(1000)
 _TELEMETRY_EVERY_MS = const(1000)
 # Frames waiting for the UART, preallocated: a tick's worth (state, telemetry, heartbeat and an
 # event of the longest kind, as a boot that reports a crash sends). A frame that does not fit is
-# dropped and counted in `out_dropped`.
+# dropped and counted in `_enc.dropped`.
 OUT_BYTES = const(384)
 # The longest frame the gateway sends us, decoded: a SIGNED COMMAND with a 32-character key id
 # and a 64-digit nonce is 12 + 139 bytes (a link-signed COMMAND 34, a heartbeat 20). A longer
@@ -76,40 +76,41 @@ class Controller:
     """`keys` = (site id bytes, {operator key id bytes: key}, link key or None), or None when
     none are provisioned; `boot` is this boot's random id (its heartbeats say it)."""
 
-    def __init__(self, cfg, now_ms, keys=None, boot=0):
-        self.cfg = cfg
-        # signed commands (auth.py keeps them up to date): link counter, Unix time heard so far
-        # (minus auth._EPOCH), replay floor and ring (made on the first operator command)
-        self.keys = keys
-        self.boot = boot & 0x3FFFFFFF
-        self.link_ctr = 0
-        self.unix = 0
-        self.floor = 0
-        self.ring = None
-        self.ring_next = 0
-        self.cleared = 0  # 1: an operator's clear-flash was accepted (app.py resets)
-        self._auth = None  # auth.py, resident with keys (app.main loaded it)
-        if keys is not None:
-            from . import auth
+    # What build.controller sets (`__init__` is there: start-up code that app.main unloads, as
+    # on MicroPython code is heap). Annotations only: MicroPython compiles nothing for them.
+    cfg: "Config"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    keys: "tuple | None"
+    boot: int
+    # signed commands (auth.py keeps them up to date): link counter, Unix time heard so far
+    # (minus auth._EPOCH), replay floor and ring (made on the first operator command)
+    link_ctr: int
+    unix: int
+    floor: int
+    ring: "array | None"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    ring_next: int
+    cleared: int  # 1: an operator's clear-flash was accepted (app.py resets)
+    # auth.py, resident with keys (app.main loads it)
+    _auth: "auth"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    seq: "sequencer.Sequencer"
+    signals: bytearray  # seq's
+    mon: "monitor.Monitor"
+    det: "detectors.Detectors"
+    link: "link.LinkState"
+    dedup: "link.CommandDedup"
+    decoder: "P.Reader"
+    _enc: "P.Encoder"
+    out: bytearray  # out[:out_n] is waiting to be sent
+    out_n: int
+    mode: int
+    changed: bool
+    # when the next periodic STATE and DETECTORS frames are due (one array: on MicroPython an
+    # object of more than 23 attributes takes a 29-slot table, 464 bytes in one piece)
+    _next: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
 
-            self._auth = auth
-        self.seq = sequencer.Sequencer(cfg, now_ms)
-        self.signals = self.seq.signals
-        self.mon = monitor.Monitor(cfg, now_ms, self.signals)
-        self.det = detectors.Detectors(cfg.n_detectors, diag=cfg.det_diag, fail_none=cfg.fail_none)
-        self._failed = 0  # detector failures reported so far
-        self.link = link.LinkState(now_ms)
-        self.dedup = link.CommandDedup(8)  # retries come within 2 s
-        self.decoder = P.Reader(_RX_FRAME)
-        self._enc = P.Encoder()
-        self.out = bytearray(OUT_BYTES)  # out[:out_n] is waiting to be sent
-        self.out_n = 0
-        self.out_dropped = 0  # frames that found `out` full
-        self.mode = _MODE_STARTUP
-        self.changed = True
-        self._next_state = now_ms
-        self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
-        self.event(now_ms, _EV_BOOT, "boot " + cfg.id)
+    def __init__(self, cfg, now_ms, keys=None, boot=0):
+        from .build import controller
+
+        controller(self, cfg, now_ms, keys, boot)
 
     # outgoing ------------------------------------------------------------------------------
     # The periodic frames (state, telemetry, heartbeat; `step`) are packed in place into the
@@ -117,7 +118,7 @@ class Controller:
     def _emit(self, mtype, plen):
         end = self._enc.frame_into(self.out, self.out_n, mtype, self.link.next_seq(), plen)
         if end < 0:
-            self.out_dropped += 1
+            self._enc.dropped += 1
         else:
             self.out_n = end
 
@@ -266,11 +267,11 @@ class Controller:
 
         det = self.det
         det.sample(now_ms, levels)
-        if det.failed != self._failed:  # (here, not in a function: on MicroPython those are heap)
+        if det.failed != det.reported:  # (here, not in a function: on MicroPython those are heap)
             from .diagnostics import NAMES  # loaded already: only diagnostics fail detectors
 
-            moved = det.failed ^ self._failed
-            self._failed = det.failed
+            moved = det.failed ^ det.reported
+            det.reported = det.failed
             for i in range(det.n):
                 if (moved >> i) & 1:
                     self.event(now_ms, _EV_DETECTOR, "detector %d %s" % (i, NAMES[det.why[i]]))
@@ -281,7 +282,7 @@ class Controller:
             self.changed = True
         # the monitor sees every change, and a steady state once a second so its clocks
         # never wrap during a long rest in green
-        if self.changed or ticks.reached(now_ms, self._next_state):
+        if self.changed or ticks.reached(now_ms, self._next[0]):
             fault = self.mon.check(now_ms, self.signals)
             if fault and self.seq.state != _FAULT:
                 self.seq.fault(now_ms, self.mon.fault_detail)
@@ -297,7 +298,7 @@ class Controller:
         # The periodic frames in the layouts of P.pack_state, P.pack_detectors and the heartbeat,
         # written in place (here, not in a function each: on MicroPython every function is heap)
         b = self._enc.body
-        if self.changed or ticks.reached(now_ms, self._next_state):
+        if self.changed or ticks.reached(now_ms, self._next[0]):
             phase = self.seq.phase
             b[_PAYLOAD] = mode
             b[_PAYLOAD + 1] = phase if phase >= 0 else _PHASE_NONE
@@ -306,8 +307,8 @@ class Controller:
             n = len(self.signals)
             b[_PAYLOAD + 6 : _PAYLOAD + 6 + n] = self.signals
             self._emit(_T_STATE, 6 + n)
-            self._next_state = ticks.add(now_ms, _STATE_EVERY_MS)
-        if ticks.reached(now_ms, self._next_telemetry):
+            self._next[0] = ticks.add(now_ms, _STATE_EVERY_MS)
+        if ticks.reached(now_ms, self._next[1]):
             n = cfg.n_detectors
             struct.pack_into(">IB", b, _PAYLOAD, now_ms & 0xFFFFFFFF, n)
             o = _PAYLOAD + 5
@@ -317,7 +318,7 @@ class Controller:
                 struct.pack_into(">HHB", b, o, det.counts[i] & 0xFFFF, occ, (det.presence >> i) & 1)
                 o += 5
             self._emit(_T_DETECTORS, 5 + 5 * n)
-            self._next_telemetry = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
+            self._next[1] = ticks.add(now_ms, _TELEMETRY_EVERY_MS)
         if self.link.heartbeat_due(now_ms):
             struct.pack_into(">III", b, _PAYLOAD, now_ms & 0xFFFFFFFF, self.boot, self.link_ctr)
             self._emit(_T_HEARTBEAT, 12)

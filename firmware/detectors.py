@@ -11,8 +11,6 @@ detector places a permanent call (as if present) unless its fail action is "none
 places no call at all (`calls`). Without limits that module is never loaded.
 """
 
-from array import array
-
 from . import ticks
 
 try:
@@ -30,43 +28,39 @@ _COUNT_MASK = const(0xFFFF)
 class Detectors:
     """Debounced state of `n` detector inputs."""
 
-    def __init__(self, n, debounce_ms=50, window_ms=60000, diag=None, fail_none=0):
-        if type(n) is not int or not 0 <= n <= 30:
-            raise ValueError(f"n must be 0..30 detectors: {n!r}")
-        if type(debounce_ms) is not int or not 0 <= debounce_ms <= 60000:
-            raise ValueError(f"debounce_ms must be 0..60000: {debounce_ms!r}")
-        # <= 600 s keeps occupied_ms * 1000 a small int on 32-bit boards.
-        if type(window_ms) is not int or not _BUCKETS <= window_ms <= 600000:
-            raise ValueError(f"window_ms must be {_BUCKETS}..600000: {window_ms!r}")
-        self.n = n
-        self.debounce_ms = debounce_ms
-        self.window_ms = window_ms
-        self._mask = (1 << n) - 1
-        self.presence = 0  # debounced
-        self._cand = 0  # raw level seen last, waiting to be stable
-        # Per-detector numbers live in arrays, not lists: no boxed ints, and half the bytes or
-        # less on a 64-bit build. Ticks are < 2^30, counts wrap at 2^16.
-        self._cand_t = array("i", bytes(4 * n))  # when each detector's raw level last changed
-        self.counts = array("H", bytes(2 * n))
-        self._bucket_ms = window_ms // _BUCKETS
-        # Occupied ms per full bucket, per detector: at most one bucket (<= 60000 ms), so 16 bits.
-        # It is the biggest per-detector allocation; a list would take 4-8 bytes an item.
-        self._ring = array("H", bytes(2 * n * (_BUCKETS - 1)))
-        self._ring_sum = array("i", bytes(4 * n))  # at most 9 full buckets of 60000 ms
-        self._cur = array("i", bytes(4 * n))  # occupied ms in the current bucket
-        self._cur_ms = 0  # ms elapsed in the current bucket
-        self._full = 0  # full buckets in the ring (grows to _BUCKETS - 1 after start)
-        self._slot = 0  # ring slot the next full bucket goes into
-        self._t = None  # time of the last sample
-        self.failed = 0
-        self.fail_none = fail_none
-        self.diag = None
-        self.why = bytearray(0)  # per detector: why it fails (diagnostics.NAMES), with diag
-        if diag:
-            from .diagnostics import Diagnostics
+    # What build.detectors sets (`__init__` is there: start-up code that app.main unloads, as
+    # on MicroPython code is heap). Annotations only: MicroPython compiles nothing for them.
+    n: int
+    debounce_ms: int
+    window_ms: int
+    _mask: int
+    presence: int  # debounced
+    _cand: int  # raw level seen last, waiting to be stable
+    # Per-detector numbers live in arrays, not lists: no boxed ints, and half the bytes or
+    # less on a 64-bit build. Ticks are < 2^30, counts wrap at 2^16.
+    # when each detector's raw level last changed; counts
+    _cand_t: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    counts: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    _bucket_ms: int
+    # Occupied ms per full bucket, per detector: at most one bucket (<= 60000 ms), so 16 bits.
+    _ring: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    # at most 9 full buckets of 60000 ms; occupied ms in the current bucket
+    _ring_sum: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    _cur: "array"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    _cur_ms: int  # ms elapsed in the current bucket
+    _full: int  # full buckets in the ring (grows to _BUCKETS - 1 after start)
+    _slot: int  # ring slot the next full bucket goes into
+    _t: "int | None"  # time of the last sample
+    failed: int
+    reported: int  # the failures the controller has reported (controller.step)
+    fail_none: int
+    diag: "Diagnostics | None"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    why: bytearray  # per detector: why it fails (diagnostics.NAMES), with diag
 
-            self.diag = Diagnostics(n, diag)
-            self.why = self.diag.why
+    def __init__(self, n, debounce_ms=50, window_ms=60000, diag=None, fail_none=0):
+        from .build import detectors
+
+        detectors(self, n, debounce_ms, window_ms, diag, fail_none)
 
     def sample(self, now_ms, levels):
         """Take the raw input levels (bitmask) seen at `now_ms`."""

@@ -1,7 +1,8 @@
 """Software conflict monitor: sees only the signal strings and the Config, never the sequencer.
 
 `check(now_ms, signals)` runs the seven safety checks of docs/architecture.md on every change of
-the heads and returns a fault code (0 ok). The first fault latches until `clear`. Going to `f` is
+the heads and returns a fault code (0 ok). The first fault latches for good (a reset
+starts a new Monitor). Going to `f` is
 always allowed (flash is the safe state); `f -> r` counts as the group's red onset. Call `check`
 at least once a day even without changes (every tick is fine): it also keeps the stored times
 within the tick counter's range.
@@ -44,17 +45,22 @@ def _green(c):
 class Monitor:
     """Independent safety monitor for one Config, starting from `signals` at `now_ms`."""
 
+    # What build.monitor sets (`__init__` is there: start-up code that app.main unloads, as on
+    # MicroPython code is heap). Annotations only: MicroPython compiles nothing for them.
+    cfg: "Config"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    _n: int
+    _last: bytearray  # the signal seen last, per group
+    _since: "list[int]"  # when the group's current colour began (G and g count as one)
+    _red_at: "list[int]"  # red onset: y -> r, f -> r, o -> r
+    _min_yellow: "list[int]"
+    _quiet: bool  # start-up or flash: until the first green, dark heads are allowed
+    fault_code: int
+    fault_detail: str
+
     def __init__(self, cfg, now_ms, signals):
-        self.cfg = cfg
-        n = cfg.n_groups
-        self._n = n
-        self._last = bytearray(n)
-        self._since = [0] * n  # when the group's current colour began (G and g count as one)
-        self._red_at = [0] * n  # red onset: y -> r, f -> r, o -> r
-        self._min_yellow = [max(_MIN_YELLOW, cfg.g_yellow[g]) for g in range(n)]
-        self.fault_code = 0
-        self.fault_detail = ""
-        self._reset(now_ms, signals)
+        from .build import monitor
+
+        monitor(self, cfg, now_ms, signals)
 
     def _reset(self, now_ms, signals):
         if isinstance(signals, str):
@@ -69,12 +75,6 @@ class Monitor:
                 quiet = False
         # Quiet = start-up or flash: until the first green, dark heads are allowed.
         self._quiet = quiet
-
-    def clear(self, now_ms, signals):
-        """Forget a latched fault and start watching again from `signals`."""
-        self.fault_code = 0
-        self.fault_detail = ""
-        self._reset(now_ms, signals)
 
     def _fault(self, code, detail):
         self.fault_code = code

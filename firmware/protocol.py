@@ -54,6 +54,8 @@ class Encoder:
     `frame_into`. The CRC runs over a memoryview of the body (see _Views).
     """
 
+    dropped: int  # the controller's: frames that found its output buffer full (build.parts)
+
     def __init__(self):
         self.body = bytearray(MAX_FRAME)
         self._views = _Views(self.body, 3)

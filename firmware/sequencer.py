@@ -53,20 +53,20 @@ _UNKNOWN = const(2)
 _E_TIMEOUT = const(0)  # a timed state ran out
 _E_END = const(1)  # the green phase ends (gap-out, max-out, switch)
 _E_FAULT = const(2)
-_E_CLEAR = const(3)
 
 _NONE = const(255)  # no transition
-# The next state by state and event (_NEXT[4 * state + event]); _NONE is a bug and raises. A bytes
-# table, not a dict of dicts: the dicts took half a KB of the resident heap on MicroPython.
+# The next state by state and event (_NEXT[3 * state + event]); _NONE is a bug and raises. A bytes
+# table, not a dict of dicts: the dicts took half a KB of the resident heap on MicroPython. Fault
+# flash is terminal: only a reset leaves it (start-up flash -> all-red -> first phase).
 # fmt: off
 _NEXT = bytes((
-    # _E_TIMEOUT        _E_END   _E_FAULT  _E_CLEAR
-    _STARTUP_ALL_RED,   _NONE,   _FAULT,   _NONE,            # _STARTUP_FLASH
-    _GREEN,             _NONE,   _FAULT,   _NONE,            # _STARTUP_ALL_RED
-    _NONE,              _YELLOW, _FAULT,   _NONE,            # _GREEN
-    _ALL_RED,           _NONE,   _FAULT,   _NONE,            # _YELLOW
-    _GREEN,             _NONE,   _FAULT,   _NONE,            # _ALL_RED
-    _NONE,              _NONE,   _FAULT,   _STARTUP_FLASH,   # _FAULT
+    # _E_TIMEOUT        _E_END   _E_FAULT
+    _STARTUP_ALL_RED,   _NONE,   _FAULT,   # _STARTUP_FLASH
+    _GREEN,             _NONE,   _FAULT,   # _STARTUP_ALL_RED
+    _NONE,              _YELLOW, _FAULT,   # _GREEN
+    _ALL_RED,           _NONE,   _FAULT,   # _YELLOW
+    _GREEN,             _NONE,   _FAULT,   # _ALL_RED
+    _NONE,              _NONE,   _FAULT,   # _FAULT
 ))
 # fmt: on
 
@@ -100,37 +100,41 @@ class Sequencer:
             return cls(cfg, now_ms)
         return object.__new__(cls)
 
+    # What build.sequencer sets (`__init__` is there: start-up code that app.main unloads, as
+    # on MicroPython code is heap). Annotations only: MicroPython compiles nothing for them.
+    cfg: "Config"  # noqa: F821  # pyright: ignore[reportUndefinedVariable]
+    _n: int
+    _all: int
+    call_bound: int  # max cycle + the longest clearance
+    signals: bytearray
+    state: int
+    phase: int
+    next_phase: int
+    phase_start: int
+    state_start: int
+    latched: int  # phase bitmask of calls waiting for service
+    ped_latched: int  # phase bitmask of pedestrian calls waiting for a walk
+    _latch_t: "list[int]"  # per phase, when its call latched
+    _last_call: int  # last call on the green phase (passage timer)
+    _ped: int  # ped groups of the green phase: 0 done or none, 1 walk, 2 clearance
+    _walk_t: int  # when the walk (or the ped clearance) began
+    hold: bool
+    switch_to: int
+    omit: int  # phases the gateway asked to skip
+    pre_cmd: int  # phases preempted by command
+    pre: int  # phases preempted now (inputs and commands)
+    term: int  # why the last green ended (GAP_OUT ...)
+    fault_reason: "str | None"
+
     def __init__(self, cfg, now_ms):
-        self.cfg = cfg
-        n = cfg.n_phases
-        self._n = n
-        self._all = (1 << n) - 1
-        self.call_bound = cfg.max_cycle + max(cfg.yellow[p] + cfg.all_red[p] for p in range(n))
-        self.signals = bytearray(cfg.n_groups)
-        self.state = _STARTUP_FLASH
-        self.phase = -1
-        self.next_phase = -1
-        self.phase_start = now_ms
-        self.state_start = now_ms
-        self.latched = 0  # phase bitmask of calls waiting for service
-        self.ped_latched = 0  # phase bitmask of pedestrian calls waiting for a walk
-        self._latch_t = [now_ms] * n
-        self._last_call = now_ms  # last call on the green phase (passage timer)
-        self._ped = 0  # ped groups of the green phase: 0 done or none, 1 walk, 2 clearance
-        self._walk_t = now_ms  # when the walk (or the ped clearance) began
-        self.hold = False
-        self.switch_to = -1
-        self.omit = 0  # phases the gateway asked to skip
-        self.pre_cmd = 0  # phases preempted by command
-        self.pre = 0  # phases preempted now (inputs and commands)
-        self.term = 0  # why the last green ended (GAP_OUT ...)
-        self.fault_reason = None
-        self._enter(now_ms)
+        from .build import sequencer
+
+        sequencer(self, cfg, now_ms)
 
     # -- state table -------------------------------------------------------------------------
 
     def _go(self, event, now_ms):
-        nxt = _NEXT[4 * self.state + event]
+        nxt = _NEXT[3 * self.state + event]
         if nxt == _NONE:
             from .seqnames import no_transition  # a bug: its code is loaded only then
 
@@ -318,17 +322,11 @@ class Sequencer:
         return _OK, ""
 
     def fault(self, now_ms, reason):
-        """Latch fault flash (all f); the first reason is kept in `fault_reason`."""
+        """Latch fault flash (all f); the first reason is kept in `fault_reason`. Only a reset
+        leaves it (no event of the state table does)."""
         if self.state != _FAULT:
             self.fault_reason = reason
         return self._go(_E_FAULT, now_ms)
-
-    def clear_fault(self, now_ms):
-        """Leave fault flash through the start-up sequence. Raises TransitionError if not in
-        fault."""
-        changed = self._go(_E_CLEAR, now_ms)
-        self.fault_reason = None
-        return changed
 
     def ms_in_phase(self, now_ms):
         """ms since the current phase turned green (or the flash state began when phase is -1),

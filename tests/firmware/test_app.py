@@ -232,3 +232,117 @@ def test_run_on_a_crash_flashes_records_and_resets_then_the_next_boot_reports_it
     finally:
         boot.make_hal = saved
         rmtree(d)
+
+
+class DemandHal(FakeHal):
+    """FakeHal under load: detector levels that change every tick (pseudo-random), and from
+    the gateway a heartbeat every second but for 5 s in every 15 (the link goes down and comes
+    back) and a plain request of a random code and phase every 70 ms. From `fault_t` on it
+    counts what is sent: ACKs by (result, reason) and STATE frames (mode, phase)."""
+
+    def __init__(self, ticks, flash_dir, seed):
+        FakeHal.__init__(self, ticks, flash_dir=flash_dir)
+        self.x = seed
+        self.seq = 0
+        self.fault_t = -1
+        self.dec = G.Decoder()
+        self.acks = {}
+        self.states = {}
+
+    def uart_write(self, data, n=-1):
+        frames = self.dec.feed(bytes(data[:n] if n >= 0 else data))
+        if self.fault_t < 0:
+            return
+        for t, _, p in frames:
+            if t == G.T_ACK:
+                k = G.unpack_ack(p)[1:]
+                self.acks[k] = self.acks.get(k, 0) + 1
+            elif t == G.T_STATE:
+                k = (p[0], p[1])
+                self.states[k] = self.states.get(k, 0) + 1
+
+    def _rand(self):
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return self.x >> 8
+
+    def read_detectors(self):
+        return self._rand() & 0x1FF
+
+    def uart_readinto(self, buf):
+        t = self.t
+        data = b""
+        if t % 1000 == 0 and (t // 5000) % 3 != 2:
+            data = G.encode(G.T_HEARTBEAT, t // 1000, G.pack_heartbeat(t))
+        if t % 70 == 0:
+            r = self._rand()
+            self.seq += 1
+            data += G.encode(G.T_COMMAND, self.seq, bytes((1 + r % 6, (r >> 3) % 9)))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def _run_into_fault(d, fault_ms, seed):
+    """app.main on config d under DemandHal for 30 s, the monitor seeing a conflict at its first
+    check from fault_ms on (before, the real monitor). Returns (hal, the controller, the
+    monitor's checks from the fault on, the monitor's faults)."""
+    from firmware import controller, monitor
+
+    check = monitor.Monitor.check
+    step = controller.Controller.step
+    seen = [None, 0, 0]  # the controller, checks since the fault, faults
+    t = tmpdir("app")
+    hal = DemandHal(3000, t, seed)
+
+    def faulty(self, now_ms, signals):
+        if now_ms >= fault_ms:
+            seen[1] += 1
+            if not self.fault_code:
+                seen[2] += 1
+                hal.fault_t = now_ms
+                return self._fault(1, "conflict: test")
+        return check(self, now_ms, signals)
+
+    def recorded(self, now_ms, levels, rx=None):
+        seen[0] = self
+        return step(self, now_ms, levels, rx)
+
+    monitor.Monitor.check = faulty
+    controller.Controller.step = recorded
+    try:
+        asyncio.run(app.main(hal, _load(d)))
+        return hal, seen[0], seen[1], seen[2]
+    finally:
+        monitor.Monitor.check = check
+        controller.Controller.step = step
+        rmtree(t)
+
+
+def test_a_fault_drops_the_phase_running_code_and_fault_flash_runs_on_without_it():
+    # free order (two) and dual ring, faults in start-up and in service, requests of every
+    # code and detector demand all the while: nothing leaves flash, the monitor keeps checking
+    from test_rings import nema
+
+    from firmware.sequencer import Sequencer
+
+    for d, fault_ms, seed in ((two(), 1500, 1), (two(), 12340, 2), (nema(True), 15000, 3)):
+        hal, ctl, checks, faults = _run_into_fault(d, fault_ms, seed)
+        ft = hal.fault_t
+        n = ctl.cfg.n_groups
+        assert faults == 1 and fault_ms <= ft < fault_ms + 1000, (faults, ft)
+        assert fault_ms < 3000 or "G" in "".join(s for t, s in hal.heads if t < ft), hal.heads
+        heads = [s for t, s in hal.heads if t >= ft]
+        assert heads == ["f" * n], hal.heads  # once, then never another change
+        assert type(ctl.seq) is Sequencer and ctl.seq.state == 5, type(ctl.seq)
+        assert ctl.seq.fault_reason == "conflict: test" and ctl.signals is ctl.seq.signals
+        assert bytes(ctl.signals) == b"f" * n
+        assert "firmware.free" not in sys.modules and "firmware.rings" not in sys.modules
+        assert "free" not in dir(firmware) and "rings" not in dir(firmware)
+        after = (30000 - ft) // 1000  # whole seconds of fault flash
+        assert checks >= after, (checks, after)  # the monitor checks once a second at least
+        assert list(hal.states) == [(G.MODE_FLASH, 255)] and hal.states[(3, 255)] >= after
+        assert sum(hal.acks.values()) > 10 * after, hal.acks
+        assert all(r == G.ACK_REFUSED for r, _ in hal.acks), hal.acks
+        assert ("not in remote mode" in [w for _, w in hal.acks]) and hal.fed == 3000
+    # a new controller after a fault loads its half again
+    ctl = __import__("firmware.controller", None, None, ["Controller"]).Controller
+    assert type(ctl(_load(two()), 0).seq).__name__ == "FreeSequencer"

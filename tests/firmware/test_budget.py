@@ -63,7 +63,7 @@ def test_controller_ticks_allocate_nothing():
         if measuring and MICROPYTHON:
             grew[k - WARMUP_MS // 10] = gc.mem_alloc() - before
             gc.enable()
-    assert ctl.link.up(10 * (WARMUP_MS // 10 + TICKS)) and ctl.out_dropped == 0
+    assert ctl.link.up(10 * (WARMUP_MS // 10 + TICKS)) and ctl._enc.dropped == 0
     assert sent > 30 * 3 * 16  # state, telemetry and heartbeat each second at least
     assert ctl.seq.phase >= 0
     bad = [(i * 10 + WARMUP_MS, grew[i]) for i in range(TICKS) if grew[i]]
@@ -137,4 +137,36 @@ def test_the_app_loop_allocates_nothing_per_tick():
     first = WARMUP_MS // 10
     bad = [(k * 10, a[k] - a[k - 1]) for k in range(first + 1, len(a)) if a[k] != a[k - 1]]
     assert hal.fed > TICKS and hal.changes > 5, (hal.fed, hal.changes)
+    assert not bad, "ticks that allocated (t ms, bytes): %r" % bad[:10]
+
+
+def test_the_app_loop_in_fault_flash_allocates_nothing_per_tick():
+    """A monitor fault after the warm-up: from the tick after it (the fault's event, its note
+    and the dropping of the sequencer's phase-running half allocate, once) fault flash runs on
+    without allocating, detector demand and heartbeats still coming."""
+    if not MICROPYTHON:
+        return
+    from firmware import monitor
+
+    check = monitor.Monitor.check
+    fault_ms = WARMUP_MS + 1000
+
+    def faulty(self, now_ms, signals):
+        if now_ms >= fault_ms and not self.fault_code:
+            return self._fault(1, "conflict: test")
+        return check(self, now_ms, signals)
+
+    monitor.Monitor.check = faulty
+    hal = NullHal(WARMUP_MS // 10 + TICKS)
+    gc.collect()
+    gc.disable()
+    try:
+        asyncio.run(app.main(hal, load(four())))
+    finally:
+        gc.enable()
+        monitor.Monitor.check = check
+    a = hal.alloc
+    first = (fault_ms + 1000) // 10  # the fault is seen within a second (the monitor's check)
+    bad = [(k * 10, a[k] - a[k - 1]) for k in range(first + 1, len(a)) if a[k] != a[k - 1]]
+    assert "firmware.free" not in sys.modules, "the fault did not drop free.py"
     assert not bad, "ticks that allocated (t ms, bytes): %r" % bad[:10]

@@ -154,19 +154,21 @@ def test_flash_is_always_allowed_even_mid_green_or_yellow():
     assert code == 0
 
 
-def test_fault_latches_until_clear():
+def test_a_fault_latches_for_good():
     mon, code = feed(GOOD[:2] + [(6000, "GGGr")])
     assert code == FAULT_CONFLICT
     assert mon.check(ticks.add(T0, 7000), "GGrr") == FAULT_CONFLICT
     assert mon.check(ticks.add(T0, 8000), "ffff") == FAULT_CONFLICT
+    assert mon.check(ticks.add(T0, 60000), "ffff") == FAULT_CONFLICT
     assert mon.fault_detail == "conflict n/e"
-    mon.clear(ticks.add(T0, 8000), "ffff")
-    assert mon.fault_code == 0 and mon.fault_detail == ""
-    assert mon.check(ticks.add(T0, 9000), "rrrr") == 0
-    assert mon.check(ticks.add(T0, 10999), "rrGG") == FAULT_ALL_RED  # n, s red since 9000
-    mon.clear(ticks.add(T0, 12000), "rrrr")
-    # history unknown after clear: red counts as just begun
+    assert not hasattr(mon, "clear")  # only a reset (a new Monitor) starts again
+
+
+def test_a_new_monitor_does_not_know_the_history_red_counts_as_just_begun():
+    mon = Monitor(cross(), ticks.add(T0, 12000), "rrrr")
     assert mon.check(ticks.add(T0, 13999), "rrGG") == FAULT_ALL_RED
+    mon = Monitor(cross(), ticks.add(T0, 12000), "rrrr")
+    assert mon.check(ticks.add(T0, 14000), "rrGG") == 0
 
 
 def test_first_fault_wins_when_several_at_once():

@@ -263,28 +263,31 @@ def test_hostile_switches_cannot_starve_a_call():
     assert r.seq.call_bound == (19000 + 36000 + 25000 + 29000) + 6000
 
 
-def test_fault_latches_flash_and_clear_restarts_through_start_up():
+def test_fault_latches_flash_for_good():
     r = Rig(two())
     r.run(5000)
     assert r.seq.fault(r.now(), "monitor: conflict ns/ew") is True
     r.log.append((r.rel, r.heads()))
     assert r.seq.state == FAULT and r.heads() == "ff" and r.seq.phase == -1
-    r.seq.fault(r.now(), "second")
+    assert r.seq.fault(r.now(), "second") is False  # already flashing
     assert r.seq.fault_reason == "monitor: conflict ns/ew"
-    assert r.request(CLEAR) == (1, "fault flash")
-    r.run(10000, calls=lambda rel: 0b11)
-    assert r.heads() == "ff"
-    r.seq.clear_fault(r.now())
-    assert r.seq.fault_reason is None and r.seq.state == STARTUP_FLASH
-    r.run(20000, calls=lambda rel: 0b10)
-    # both calls latched during the fault: phase 0 first, then 1 at min green
-    assert r.log[3:] == [(5000, "ff"), (12000, "rr"), (13000, "Gr"), (18000, "yr")]
+    # no demand, request, preemption or time leaves it: only a reset does
+    for code in (HOLD, SWITCH, CLEAR, CALL, OMIT, PREEMPT):
+        for arg in (0, 1, 255):
+            assert r.request(code, arg) == (1, "fault flash"), (code, arg)
+    r.run(100000, calls=lambda rel: rel // 700 % 4, pre=lambda rel: rel // 3000 % 3)
+    assert r.heads() == "ff" and r.seq.state == FAULT and r.seq.phase == -1
+    assert r.log[3:] == [(5000, "ff")], r.log
+    assert not hasattr(r.seq, "clear_fault")  # no way out in the code either
 
 
-def test_clear_fault_when_not_in_fault_is_an_illegal_transition():
+def test_an_event_a_state_has_no_transition_for_is_a_bug():
     r = Rig(two())
-    e = raises(TransitionError, r.seq.clear_fault, r.now())
+    e = raises(TransitionError, r.seq._go, 1, r.now())  # _E_END in start-up flash
     assert "startup_flash" in str(e)
+    r.seq.fault(r.now(), "test")
+    e = raises(TransitionError, r.seq._go, 0, r.now())  # _E_TIMEOUT in fault
+    assert "fault" in str(e)
 
 
 def test_green_resting_for_a_week_still_ends_on_a_call():
