@@ -4,9 +4,17 @@ The pin map comes from `board.json` on the controller's filesystem (written by `
 {"uart": [id, baud, tx, rx], "detectors": [pin, ...], "heads": [[red, yellow, green], ...],
  "active_low": false, "strap": pin (optional: maintenance strap, active low)}. Flash blinks red
 (vehicle) at 1 Hz. The app arms the watchdog (never in maintenance mode).
+
+Before `all_flash` the control task's ticks drive the blink (`pause(1)`, `write_heads`). From
+`all_flash` on a periodic machine.Timer does, like a cabinet's flasher, whatever the tasks do:
+its callback is a soft one (scheduled), which MicroPython runs between bytecodes, so a task stuck
+in a Python loop does not stop it; a hang inside C code does, and then the watchdog's reset is
+the backstop. The timer is hardware timer 0 on ESP32 (it has no virtual timer) and the virtual
+timer -1 elsewhere (RP2 has only that one).
 """
 
 import asyncio
+import sys
 
 import machine  # only this module touches the hardware
 
@@ -36,6 +44,8 @@ class Board:  # the interface in hal.py (not imported: on MicroPython code takes
         self._active_low = bool(pinmap.get("active_low", False))
         self._signals = bytearray(b"f" * len(self._heads))
         self._latched = False
+        self._blink = 0  # after all_flash: 1 while the red lamps are lit
+        self._timer = None  # all_flash's flasher; held, or the GC's finaliser would stop it
         self.heads = len(self._heads)
         strap = pinmap.get("strap")
         if strap is not None:  # active low: a technician's jumper to ground
@@ -69,11 +79,14 @@ class Board:  # the interface in hal.py (not imported: on MicroPython code takes
     def write_heads(self, now_ms, signals):
         if not self._latched:
             self._signals[:] = signals
-            self._refresh(now_ms)
+            self._refresh((now_ms // _FLASH_HALF_PERIOD) & 1)
 
-    def _refresh(self, now_ms):
-        blink = (now_ms // _FLASH_HALF_PERIOD) & 1
-        for i, lamps in enumerate(self._heads):
+    def _refresh(self, blink):
+        # by index: enumerate() allocates (a tuple a head), and every control tick and the
+        # flasher's callback run this
+        heads = self._heads
+        for i in range(len(heads)):
+            lamps = heads[i]
             c = self._signals[i]
             if c == 71 or c == 103:  # G g
                 self._lamp(lamps, 0, 0, 1)
@@ -86,11 +99,31 @@ class Board:  # the interface in hal.py (not imported: on MicroPython code takes
             else:  # o
                 self._lamp(lamps, 0, 0, 0)
 
+    def _flasher(self, _timer):
+        # the flasher's callback, every half period: it toggles rather than reading the clock,
+        # so callback jitter near a half-period edge cannot hold a lamp for a whole period
+        try:
+            self._blink ^= 1
+            self._refresh(self._blink)
+        except Exception:  # nothing to raise to; an exception could stop the timer
+            pass
+
     def all_flash(self, n_groups):
-        self._latched = True
-        for i in range(len(self._signals)):
-            self._signals[i] = 102
-        self._refresh(self.now_ms())
+        if self._timer is None:  # one flasher, however often this is called
+            self._latched = True
+            for i in range(len(self._signals)):
+                self._signals[i] = 102
+            self._blink = (self.now_ms() // _FLASH_HALF_PERIOD) & 1
+            self._refresh(self._blink)
+            try:
+                self._timer = machine.Timer(
+                    0 if sys.platform == "esp32" else -1,
+                    mode=machine.Timer.PERIODIC,
+                    period=_FLASH_HALF_PERIOD,
+                    callback=self._flasher,
+                )
+            except Exception:  # e.g. no heap in the crash path: the next all_flash tries again,
+                pass  # and the control task's pause(1) keeps the blink meanwhile
 
     def uart_readinto(self, buf):
         if self._uart.any():
@@ -117,6 +150,6 @@ class Board:  # the interface in hal.py (not imported: on MicroPython code takes
         machine.reset()
 
     def pause(self, task):
-        if task == 1:  # the control task keeps flash blinking
-            self._refresh(self.now_ms())
+        if task == 1 and self._timer is None:  # the control task blinks flash until the timer
+            self._refresh((self.now_ms() // _FLASH_HALF_PERIOD) & 1)
         return _sleep_ms(10)

@@ -1,10 +1,10 @@
 # cpython-only
 """firmware.hal_board against a mock `machine` module: no board is attached to this machine.
 
-The mock (`FakeMachine`) stands in for MicroPython's `machine.Pin`, `UART` and `WDT` with only
-what `hal_board` uses; it is put into `sys.modules` just long enough to import the module under
-test. CPython only: the Unix port's built-in `machine` module would shadow the mock, and that
-port has no Pin, UART or WDT to test against anyway.
+The mock (`FakeMachine`) stands in for MicroPython's `machine.Pin`, `UART`, `WDT` and `Timer`
+with only what `hal_board` uses; it is put into `sys.modules` just long enough to import the
+module under test. CPython only: the Unix port's built-in `machine` module would shadow the
+mock, and that port has no Pin, UART, WDT or Timer to test against anyway.
 """
 
 import sys
@@ -67,8 +67,22 @@ class FakeWdt:
         self.feeds += 1
 
 
+class FakeTimer:
+    PERIODIC = 1
+
+    # as on the boards: the id only by position, the rest only by keyword (no `hard`: RP2 and
+    # older ESP32 builds have none, and both run callbacks soft by default)
+    def __init__(self, timer_id, /, *, mode, period, callback):
+        self.args = (timer_id, mode, period)
+        self.callback = callback
+
+    def fire(self):
+        self.callback(self)
+
+
 class FakeMachine(types.ModuleType):
-    """The mock `machine` module; records every Pin, the UART and the WDT it hands out."""
+    """The mock `machine` module; records every Pin, the UART, the WDT and the Timers it hands
+    out."""
 
     def __init__(self):
         super().__init__("machine")
@@ -76,6 +90,8 @@ class FakeMachine(types.ModuleType):
         self.levels = {}  # input levels the board sees when it creates each pin
         self.uart = None
         self.wdt = None
+        self.timers = []
+        self.timer_error = None  # an exception Timer() raises instead
         self.cause = 1
         self.resets = 0
         machine = self
@@ -92,9 +108,17 @@ class FakeMachine(types.ModuleType):
             machine.wdt = FakeWdt(timeout)
             return machine.wdt
 
+        class Timer(FakeTimer):
+            def __init__(self, timer_id, /, **kwargs):
+                if machine.timer_error is not None:
+                    raise machine.timer_error
+                super().__init__(timer_id, **kwargs)
+                machine.timers.append(self)
+
         self.Pin = Pin
         self.UART = uart
         self.WDT = wdt
+        self.Timer = Timer
         self.PWRON_RESET = 1
         self.WDT_RESET = 3
         self.SOFT_RESET = 5
@@ -248,24 +272,91 @@ def test_flash_keeps_blinking_on_each_tick():
     board = _import_hal_board(machine, fake_asyncio).Board(PINMAP)
     board.write_heads(0, bytearray(b"frrrr"))
 
-    def tick():
-        coro = board.pause(1)  # the control task's pause
-        raises(StopIteration, coro.send, None)
-
-    _with_time(600, tick)
+    _with_time(600, _pause, board, 1)  # the control task's pause
     assert _lamps(machine)[:2] == ["100", "100"]
-    _with_time(1100, tick)
+    _with_time(1100, _pause, board, 1)
     assert _lamps(machine)[:2] == ["000", "100"]
     assert fake_asyncio.sleeps == [10, 10]
 
 
 def test_all_flash_drives_every_head_to_flash():
+    for now, red in ((700, "100"), (1200, "000")):  # the lit half of the blink, the dark one
+        board, machine = _board()
+        board.write_heads(0, bytearray(b"GGyrr"))
+        _with_time(now, board.all_flash, 5)
+        assert _lamps(machine) == [red] * 5  # no green or yellow is left anywhere
+
+
+def _pause(board, task):
+    coro = board.pause(task)
+    raises(StopIteration, coro.send, None)
+
+
+def test_after_all_flash_a_timer_blinks_the_red_lamps_and_nothing_else_moves_them():
     board, machine = _board()
     board.write_heads(0, bytearray(b"GGyrr"))
-    _with_time(700, board.all_flash, 5)  # 700 ms: the lit half of the blink
+    _with_time(700, board.all_flash, 5)
+    (timer,) = machine.timers
+    assert timer.args == (-1, FakeTimer.PERIODIC, 500)  # a virtual timer, every half period
+    seen = [_lamps(machine)[0]]
+    for now in (1200, 1700, 2200, 2700):  # the tasks may be stuck: only the timer runs
+        _with_time(now, timer.fire)
+        heads = _lamps(machine)
+        assert len(set(heads)) == 1, heads  # every head blinks in step
+        seen.append(heads[0])
+        # the control task's pause, a tick's write_heads, another all_flash: no change
+        for now2 in (now + 10, now + 260):
+            _with_time(now2, _pause, board, 1)
+            board.write_heads(now2, bytearray(b"GGrrr"))
+            _with_time(now2, board.all_flash, 5)
+            assert _lamps(machine) == heads
+    assert seen == ["100", "000", "100", "000", "100"]
+    assert machine.timers == [timer]  # all_flash again: still the one timer
+
+
+def test_reset_after_all_flash_starts_no_second_timer():
+    board, machine = _board()
+    _with_time(700, board.all_flash, 5)
+    _with_time(900, board.reset)
+    assert len(machine.timers) == 1 and machine.resets == 1
+
+
+def test_the_flash_timer_is_hardware_timer_0_on_esp32():
+    machine = FakeMachine()
+    hal_board = _import_hal_board(machine)
+    hal_board.sys = types.SimpleNamespace(platform="esp32")  # the module reads sys.platform
+    board = hal_board.Board(PINMAP)
+    _with_time(700, board.all_flash, 5)
+    assert [t.args for t in machine.timers] == [(0, FakeTimer.PERIODIC, 500)]
+
+
+def test_the_timer_callback_never_raises():
+    board, machine = _board()
+    _with_time(700, board.all_flash, 5)
+
+    def broken(v=None):
+        raise OSError("pin")
+
+    machine.pins[PINMAP["heads"][0][0]].value = broken
+    machine.timers[0].fire()  # swallowed: an exception could stop the timer on a board
+
+
+def test_without_a_timer_the_control_task_keeps_blinking_and_all_flash_tries_again():
+    board, machine = _board()
+    machine.timer_error = MemoryError()  # e.g. the crash path with a full heap
+    _with_time(700, board.all_flash, 5)
+    assert machine.timers == [] and _lamps(machine) == ["100"] * 5
+    _with_time(1200, _pause, board, 1)
+    assert _lamps(machine) == ["000"] * 5
+    board.write_heads(1700, bytearray(b"GGrrr"))  # latched all the same
+    assert _lamps(machine) == ["000"] * 5
+    machine.timer_error = None
+    _with_time(1700, board.all_flash, 5)
+    assert len(machine.timers) == 1 and _lamps(machine) == ["100"] * 5
+    _with_time(2200, _pause, board, 1)  # the timer has the lamps now
     assert _lamps(machine) == ["100"] * 5
-    _with_time(1200, board.all_flash, 5)
-    assert _lamps(machine) == ["000"] * 5  # no green or yellow is left anywhere
+    _with_time(2200, machine.timers[0].fire)
+    assert _lamps(machine) == ["000"] * 5
 
 
 def test_detector_bitmask_active_high_and_low():
