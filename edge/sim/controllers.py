@@ -7,7 +7,8 @@ SWITCH(P). The firmware's sequencer decides whether and when a request is honour
 - `schedule`: the schedule-driven rolling-horizon optimizer (edge.optimizer.schedule) over
   clusters built from the camera zones (standing queue) and the entry loops (approaching
   vehicles, timed at free speed), plus, on roads the zones do not watch to their start, the
-  upstream light's projected outflow (edge.sim.coordination).
+  upstream light's projected outflow (edge.sim.coordination). Its overflow weight, running
+  split and starvation-guard mirror are edge.optimizer.rules, which the gateway applies too.
 - `max-pressure`: edge.optimizer.max_pressure over the vehicles in each group's zones.
 - `webster`: a Webster plan from the flows counted by the entry loops, replanned every cycle.
 - `fixed`: the SUMO program's own green times, in order.
@@ -27,6 +28,7 @@ from edge.optimizer import (
     schedule,
     webster,
 )
+from edge.optimizer.rules import CallGuard, overflow_weight, split_running
 from edge.sim import CONTROLLERS
 
 HOLD = 1  # the protocol's COMMAND codes (firmware/protocol.py)
@@ -190,10 +192,7 @@ class Schedule(Strategy):
         # guard: a SWITCH the firmware's starvation guard would refuse goes instead to the
         # phase the firmware would serve (free.py `_allows`), not through CLEAR and a gap-out
         self.guard = guard
-        self._latch_s: list[float | None] = [None] * len(model.phases)
-        self._call_bound_s = sum(
-            ph.max_green_s + ph.yellow_s + ph.all_red_s for ph in model.phases
-        ) + max(ph.yellow_s + ph.all_red_s for ph in model.phases)
+        self.calls = CallGuard.for_phases(model.phases)  # the calls as the firmware latches them
         # extension margin: the plan extends the running green only when that saves more than
         # this many vehicle-seconds over ending it now (docs/sim.md)
         self.extend_margin_veh_s = extend_margin_veh_s
@@ -313,25 +312,20 @@ class Schedule(Strategy):
         return out
 
     def _overflow(self, p, queue):
-        """How many max greens phase p needs for its standing queue (at least 1).
-
-        The plan serves every queue within its horizon; a phase capped by its max green (a
-        protected left at 12 s) that cannot clear its queue in one green is put off behind the
-        uncapped ones, and comes back twice in a cycle when it is finally served. Counting
-        its vehicles this many times gives it the priority its lost capacity calls for.
-        """
-        need = STARTUP_LOST_S + queue * self.model.headway_s[p]
-        return max(1.0, need / self.model.phases[p].max_green_s)
+        """How many max greens phase p needs for its standing queue (edge.optimizer.rules)."""
+        m = self.model
+        return overflow_weight(queue, m.headway_s[p], m.phases[p].max_green_s, STARTUP_LOST_S)
 
     def _split(self, p, elapsed_s, queue, clusters):
-        """The running phase's clusters with its standing queue (the first, at 0) split at what
-        its remaining max green serves: the optimizer cuts long clusters into parts of half a
-        green, and a running green with less than a part left could serve none of them."""
-        room = self.model.phases[p].max_green_s - max(elapsed_s, STARTUP_LOST_S)
-        fits = room / self.model.headway_s[p] * (1.0 - 1e-6)
-        if not 0 < fits < queue or not clusters or clusters[0] != (0.0, 0.0, queue):
-            return clusters
-        return [(0.0, 0.0, fits), (0.0, 0.0, queue - fits), *clusters[1:]]
+        """The running phase's clusters, its standing queue split (edge.optimizer.rules)."""
+        return split_running(
+            clusters,
+            queue,
+            max_green_s=self.model.phases[p].max_green_s,
+            elapsed_s=elapsed_s,
+            headway_s=self.model.headway_s[p],
+            startup_lost_s=STARTUP_LOST_S,
+        )
 
     def _fill(self, reading):
         """The fullest watched stretch: standing vehicles over what it holds jammed."""
@@ -386,48 +380,14 @@ class Schedule(Strategy):
                 m.retime(heads)
 
     def _track_calls(self, now_s, reading, current):
-        """Per phase, when its waiting call was latched (as the firmware latches it: a vehicle
-        on one of its groups' stop-bar or advance loops while it is red; served: cleared)."""
+        """Latch each phase's call as the firmware does: a vehicle on one of its groups'
+        stop-bar or advance loops while it is red (served: cleared)."""
         m = self.model
-        for k, groups in enumerate(m.phase_groups):
-            if k == current:
-                self._latch_s[k] = None
-            elif self._latch_s[k] is None and any(
-                reading.stop.get(m.names[g]) or reading.advance.get(m.names[g]) for g in groups
-            ):
-                self._latch_s[k] = now_s
-
-    def _allows(self, now_s, p, c, elapsed_s):
-        """The firmware's starvation guard (firmware/free.py `_allows`) as the gateway sees it:
-        would serving c after p keep every other waiting call within the call bound?"""
-        ph = self.model.phases
-        n = len(ph)
-        end = now_s + max(ph[p].min_green_s - elapsed_s, 0.0)
-        base = ph[p].yellow_s + ph[p].all_red_s + ph[c].max_green_s + ph[c].yellow_s
-        base += ph[c].all_red_s
-        for k, t in enumerate(self._latch_s):
-            if t is None or k == c or k == p:
-                continue
-            total = end - t + base
-            j = (c + 1) % n
-            while j != k:
-                total += ph[j].max_green_s + ph[j].yellow_s + ph[j].all_red_s
-                j = (j + 1) % n
-            if total > self._call_bound_s - 1.0:  # a second's margin: latch times are per step
-                return False
-        return True
-
-    def _guarded(self, now_s, current, target, elapsed_s):
-        """The phase to ask for instead of `target` when the guard would refuse it: the first
-        latched phase after `current` in cyclic order that it allows (the firmware's choice)."""
-        if current < 0 or self._allows(now_s, current, target, elapsed_s):
-            return target
-        n = len(self.model.phases)
-        for step in range(1, n):
-            k = (current + step) % n
-            if self._latch_s[k] is not None and self._allows(now_s, current, k, elapsed_s):
-                return k
-        return target
+        calling = [
+            any(reading.stop.get(m.names[g]) or reading.advance.get(m.names[g]) for g in groups)
+            for groups in m.phase_groups
+        ]
+        self.calls.track(now_s, current, calling)
 
     def decide(self, now_s, reading, current, elapsed_s):
         if self.guard:
@@ -460,7 +420,7 @@ class Schedule(Strategy):
         d = plan.decision
         if d.switch and d.next_phase >= 0 and d.next_phase != current:
             if self.guard:
-                return SWITCH, self._guarded(now_s, current, d.next_phase, elapsed_s)
+                return SWITCH, self.calls.target(now_s, current, d.next_phase, elapsed_s)
             return SWITCH, d.next_phase
         if (
             self.extend_margin_veh_s > 0

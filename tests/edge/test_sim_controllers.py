@@ -144,10 +144,10 @@ def test_guard_asks_for_the_phase_the_firmware_would_serve_instead_of_a_refused_
     reading.stop[phases[waiting].groups[0]] = True
     s.decide(0.0, reading, 0, 10.0)
     before = n - 2  # green just before it: skipping it is fine while it has waited little
-    assert s._guarded(1.0, before, 0, 10.0) == 0
+    assert s.calls.target(1.0, before, 0, 10.0) == 0
     # long after, the firmware's guard would refuse the skip: ask for that phase instead
     span = sum(ph.max_green_s + ph.yellow_s + ph.all_red_s for ph in phases)
-    assert s._guarded(span, before, 0, 10.0) == waiting
+    assert s.calls.target(span, before, 0, 10.0) == waiting
     # served: its call is cleared
     s.decide(span + 1.0, views(imp), waiting, 1.0)
-    assert s._guarded(span + 2.0, before, 0, 10.0) == 0
+    assert s.calls.target(span + 2.0, before, 0, 10.0) == 0
