@@ -2,6 +2,7 @@
 estimator and the real optimizer (edge.optimizer) behind it."""
 
 from dataclasses import replace
+from unittest.mock import ANY
 
 import pytest
 
@@ -95,3 +96,72 @@ def test_an_unknown_algorithm_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match=r"one of schedule, max-pressure, got 'webster'"):
         make("webster", ix, QueueEstimator(ix))
     assert ALGORITHMS == ("schedule", "max-pressure")
+
+
+# The simulator's rules that need no zones (edge.optimizer.rules), as the gateway applies them
+
+
+def test_a_queue_one_max_green_cannot_clear_counts_once_per_max_green_it_needs():
+    ix = cross()
+    left = phase(ix, "ew_left")  # max green 30 s, two groups: 1 s a vehicle
+    plain, weighted = (planner(ix, travel_s=0.0) for _ in range(2))
+    for _, est, feed in (plain, weighted):
+        est.update(feed.rows({"e_left_adv": 20, "w_left_adv": 20, "n_thru_adv": 5}), now_s=1.0)
+    plain, weighted = plain[0], weighted[0]
+    assert weighted.overflow_weight  # on by default
+    plain.overflow_weight = False
+    assert plain.clusters(1.0)[left] == [(0.0, 0.0, 40.0)]
+    # 2 s lost + 40 vehicles at 1 s = 42 s: 1.4 max greens
+    assert weighted.clusters(1.0)[left] == [(0.0, 0.0, pytest.approx(56.0))]
+    # a queue its max green clears keeps its count
+    assert weighted.clusters(1.0)[phase(ix, "ns_thru")] == [(0.0, 0.0, 5.0)]
+
+
+def test_the_running_greens_queue_is_split_at_what_its_remaining_max_green_serves():
+    ix = cross()
+    left = phase(ix, "ew_left")
+    p, est, feed = planner(ix, travel_s=0.0)
+    assert p.split_running  # on by default
+    est.update(feed.rows({"e_left_adv": 5, "w_left_adv": 5}), now_s=1.0)
+    first, rest = p.clusters(1.0, left, elapsed_s=26.0)[left]  # 4 s of its 30 s left: 4 fit
+    assert first == (0.0, 0.0, pytest.approx(4.0, rel=1e-5))
+    assert rest == (0.0, 0.0, pytest.approx(6.0, rel=1e-5))
+    # a queue the remaining green clears, another phase green, or the option off: one cluster
+    assert p.clusters(1.0, left, elapsed_s=10.0)[left] == [(0.0, 0.0, 10.0)]
+    assert p.clusters(1.0, phase(ix, "ns_thru"), elapsed_s=26.0)[left] == [(0.0, 0.0, 10.0)]
+    p.split_running = False
+    assert p.clusters(1.0, left, elapsed_s=26.0)[left] == [(0.0, 0.0, 10.0)]
+
+
+def _skipping(guard):
+    """ew_thru's call latched at 1 s; at ew_left's green (just before it) the plan wants ns_left,
+    which skips ew_thru: within the call bound at 30 s, not at 60 s."""
+    ix = cross()
+    p, est, feed = planner(ix, travel_s=0.0)
+    p.guard = guard
+    est.update(feed.rows(presence={"e_thru_stop"}), now_s=1.0)
+    p.decide(1.0, phase(ix, "ns_thru"), elapsed_s=3.0)
+    est.update(feed.rows({"n_left_adv": 6, "s_left_adv": 6}), now_s=2.0)
+    return p, phase(ix, "ew_left")
+
+
+def test_a_switch_the_controllers_starvation_guard_would_refuse_asks_for_the_phase_it_serves():
+    p, current = _skipping(guard=True)
+    ix = p.ix
+    assert p.guard  # on by default
+    # 29 s after the latch, skipping ew_thru keeps it within the call bound: the plan stands
+    best, info = p.decide(30.0, current, elapsed_s=10.0)
+    assert best == phase(ix, "ns_left") and "guard" not in info
+    # 59 s after, the controller would refuse it ("would starve a call") and serve ew_thru
+    best, info = p.decide(60.0, current, elapsed_s=10.0)
+    assert best == phase(ix, "ew_thru")
+    assert info["guard"] == {"planned": "ns_left"}
+    assert info["plan"]["next_phase"] == "ns_left"  # the record keeps what the plan wanted
+    # served: its call is cleared, and the plan's choice stands again
+    p.decide(61.0, phase(ix, "ew_thru"), elapsed_s=1.0)
+    assert p.decide(62.0, current, elapsed_s=10.0)[0] == phase(ix, "ns_left")
+
+
+def test_without_the_guard_the_plans_switch_goes_down_as_planned():
+    p, current = _skipping(guard=False)
+    assert p.decide(60.0, current, elapsed_s=10.0) == (phase(p.ix, "ns_left"), ANY)
