@@ -27,6 +27,10 @@ _OUT_BYTES = const(384)  # controller.OUT_BYTES
 _RX_FRAME = const(152)  # controller's
 _TELEMETRY_EVERY_MS = const(1000)  # controller's
 _MIN_YELLOW = const(3000)  # monitor's
+_RING_W = const(9)  # rings._W: the fields of a ring
+_F = const(102)  # ord("f")
+_G = const(71)  # ord("G")
+_g = const(103)  # ord("g")
 
 
 def start(hal, cfg, boot_detail, keys, boot, floor):
@@ -139,21 +143,47 @@ def sequencer(s, cfg, now_ms):
     s._enter(now_ms)
 
 
+def rings(s, cfg, now_ms):
+    """RingSequencer.__init__ (rings.py says what each attribute is)."""
+    rings = cfg.rings
+    s.ring = [0] * (_RING_W * len(rings))
+    n = cfg.n_phases
+    at = bytearray(2 * n)  # phase p's ring at [p], its barrier group (side) at [n + p]
+    for r in range(len(rings)):
+        for g in range(len(rings[r])):
+            for p in rings[r][g]:
+                at[p] = r
+                at[n + p] = g
+    s._at = at
+    s.side = 0
+    s._cross = False  # a barrier crossing is under way
+    sequencer(s, cfg, now_ms)
+
+
 def monitor(m, cfg, now_ms, signals):
     """Monitor.__init__ (monitor.py says what each attribute is)."""
     m.cfg = cfg
     n = cfg.n_groups
     m._n = n
+    if isinstance(signals, str):
+        signals = signals.encode()
+    # the heads as they are now: unknown history, so each colour (red too) only just began
     m._last = bytearray(n)
-    m._since = [0] * n  # when the group's current colour began (G and g count as one)
-    m._red_at = [0] * n  # red onset: y -> r, f -> r, o -> r
+    for i in range(n):
+        m._last[i] = signals[i] if i < len(signals) else _F
+    m._since = [now_ms] * n  # when the group's current colour began (G and g count as one)
+    m._red_at = [now_ms] * n  # red onset: y -> r, f -> r, o -> r
     y = [0] * n
     for g in range(n):
         y[g] = max(_MIN_YELLOW, cfg.g_yellow[g])
     m._min_yellow = y
     m.fault_code = 0
     m.fault_detail = ""
-    m._reset(now_ms, signals)
+    # quiet = start-up or flash: until the first green, dark heads are allowed
+    m._quiet = True
+    for c in m._last:
+        if c == _G or c == _g:
+            m._quiet = False
 
 
 def detectors(d, n, debounce_ms, window_ms, diag, fail_none):

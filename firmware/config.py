@@ -439,6 +439,43 @@ def _ring_cycle(cfg):
     cfg.max_cycle = total + before
 
 
+def blank(cfg):
+    """config_data.Config.__init__: every field empty (here, as the validator is start-up code
+    that boot.py unloads; the Config stays for good)."""
+    cfg.id = ""
+    cfg.groups = []
+    cfg.n_groups = 0
+    cfg.ped = []
+    cfg.conflicts = []
+    cfg.conflict_mask = []
+    cfg.phase_groups = []
+    cfg.phase_mask = []
+    cfg.n_phases = 0
+    cfg.min_green = []
+    cfg.max_green = []
+    cfg.passage = []
+    cfg.yellow = []
+    cfg.all_red = []
+    cfg.g_min_green = []
+    cfg.g_yellow = []
+    cfg.g_all_red = []
+    cfg.det_phases = []
+    cfg.n_detectors = 0
+    cfg.startup_flash = 0
+    cfg.startup_all_red = 0
+    cfg.max_cycle = 0
+    cfg.walk = []
+    cfg.ped_clear = []
+    cfg.ped_mask = 0
+    cfg.recall = 0
+    cfg.recall_max = 0
+    cfg.recall_ped = 0
+    cfg.ped_dets = 0
+    cfg.pre_dets = 0
+    cfg.fail_none = 0
+    cfg.det_diag = None
+
+
 def load(d):
     """Validate the compact config dict `d` and return a `Config`; raise `ConfigError` listing
     every problem found."""

@@ -33,40 +33,43 @@ class Config:
     rings = None  # a class default: a config without rings has no attribute of its own (heap)
     plans = None  # (and without plans)
 
-    def __init__(self):
-        self.id = ""
-        self.groups = []
-        self.n_groups = 0
-        self.ped = []
-        self.conflicts = []
-        self.conflict_mask = []
-        self.phase_groups = []
-        self.phase_mask = []
-        self.n_phases = 0
-        self.min_green = []
-        self.max_green = []
-        self.passage = []
-        self.yellow = []
-        self.all_red = []
-        self.g_min_green = []
-        self.g_yellow = []
-        self.g_all_red = []
-        self.det_phases = []
-        self.n_detectors = 0
-        self.startup_flash = 0
-        self.startup_all_red = 0
-        self.max_cycle = 0
-        self.walk = []
-        self.ped_clear = []
-        self.ped_mask = 0
-        self.recall = 0
-        self.recall_max = 0
-        self.recall_ped = 0
-        self.ped_dets = 0
-        self.pre_dets = 0
-        self.fail_none = 0
-        self.det_diag = None
+    # What config.blank sets (`__init__` is there: the validator, start-up code that boot.py
+    # unloads, as on MicroPython code is heap). Annotations only: MicroPython compiles nothing
+    # for them. boot.py turns the numbers the control code reads into int arrays.
+    id: str
+    groups: "list[str]"
+    n_groups: int
+    ped: list
+    conflicts: list
+    conflict_mask: list
+    phase_groups: list
+    phase_mask: list
+    n_phases: int
+    min_green: list
+    max_green: list
+    passage: list
+    yellow: list
+    all_red: list
+    g_min_green: list
+    g_yellow: list
+    g_all_red: list
+    det_phases: list
+    n_detectors: int
+    startup_flash: int
+    startup_all_red: int
+    max_cycle: int
+    walk: list
+    ped_clear: list
+    ped_mask: int
+    recall: int
+    recall_max: int
+    recall_ped: int
+    ped_dets: int
+    pre_dets: int
+    fail_none: int
+    det_diag: "list | None"
 
-    def clearance(self, p):
-        """Yellow plus all-red of phase p (ms)."""
-        return self.yellow[p] + self.all_red[p]
+    def __init__(self):
+        from .config import blank
+
+        blank(self)

@@ -122,18 +122,15 @@ class Controller:
         else:
             self.out_n = end
 
-    def _send(self, mtype, payload):
-        self._emit(mtype, self._enc.put(payload))
-
     def event(self, now_ms, code, detail):
         """Send an EVENT frame (the app reports boot causes and crash records this way too)."""
-        self._send(_T_EVENT, P.pack_event(code, now_ms, detail))
+        self._emit(_T_EVENT, self._enc.put(P.pack_event(code, now_ms, detail)))
 
     # incoming ------------------------------------------------------------------------------
     def _on_command(self, now_ms, seq, payload, signed):
         stored = self.dedup.lookup(seq, payload)
         if stored is not None:  # a retry: answer again, do not run twice
-            return self._send(_T_ACK, P.pack_ack(seq, stored[0], stored[1]))
+            return self._emit(_T_ACK, self._enc.put(P.pack_ack(seq, stored[0], stored[1])))
         code = arg = 0
         reason = None
         if signed or self.keys is not None or len(payload) != 2:
@@ -204,15 +201,14 @@ class Controller:
         else:
             result, reason = self.seq.request(code, arg, now_ms)
         self.dedup.store(seq, result, reason, payload)
-        self._send(_T_ACK, P.pack_ack(seq, result, reason))
+        self._emit(_T_ACK, self._enc.put(P.pack_ack(seq, result, reason)))
         if result != _ACK_OK:
             self.event(now_ms, _EV_REFUSED, reason)
 
-    def _on_frames(self, now_ms, rx, n=-1):
+    def receive(self, now_ms, rx, n):
+        """Take the n bytes in rx received from the gateway (the link task's half of a tick)."""
         # decoder.push undoes COBS in place; only frames with a payload we read allocate
         dec = self.decoder
-        if n < 0:
-            n = len(rx)
         i = 0
         while i < n:
             i = dec.push(rx, i, n)
@@ -231,6 +227,7 @@ class Controller:
                         self.unix = u
             elif mtype == _T_COMMAND or mtype == _T_SIGNED:
                 self._on_command(now_ms, dec.seq, dec.payload(), mtype == _T_SIGNED)
+        self._link_changes(now_ms)
 
     def _link_changes(self, now_ms):
         moved = self.link.changed(now_ms)
@@ -252,18 +249,10 @@ class Controller:
             return _MODE_STARTUP
         return _MODE_REMOTE if self.link.up(now_ms) else _MODE_LOCAL
 
-    def receive(self, now_ms, buf, n):
-        """Take the n bytes in buf received from the gateway (the link task's half of a tick)."""
-        if n > 0:
-            self._on_frames(now_ms, buf, n)
-        self._link_changes(now_ms)
-
     def step(self, now_ms, levels, rx=None):
         """One control tick. Returns True when the heads changed."""
         self.changed = False
-        if rx:
-            self._on_frames(now_ms, rx)
-        self._link_changes(now_ms)
+        self.receive(now_ms, rx, len(rx) if rx else 0)  # and the link's changes
 
         det = self.det
         det.sample(now_ms, levels)
@@ -302,7 +291,8 @@ class Controller:
             phase = self.seq.phase
             b[_PAYLOAD] = mode
             b[_PAYLOAD + 1] = phase if phase >= 0 else _PHASE_NONE
-            ms = self.seq.ms_in_phase(now_ms) if phase >= 0 else 0
+            # ms since the phase turned green (the sequencer keeps phase_start within ~3 days)
+            ms = ticks.diff(now_ms, self.seq.phase_start) if phase >= 0 else 0
             struct.pack_into(">I", b, _PAYLOAD + 2, ms if ms > 0 else 0)
             n = len(self.signals)
             b[_PAYLOAD + 6 : _PAYLOAD + 6 + n] = self.signals

@@ -116,21 +116,18 @@ class Detectors:
                         self._cur[i] += step
             self._cur_ms += step
             dt -= step
-            if self._cur_ms >= bm:
-                self._rotate()
-
-    def _rotate(self):
-        nb = _BUCKETS - 1
-        base = self._slot
-        for i in range(self.n):
-            k = i * nb + base
-            self._ring_sum[i] += self._cur[i] - self._ring[k]
-            self._ring[k] = self._cur[i]
-            self._cur[i] = 0
-        self._slot = base + 1 if base + 1 < nb else 0
-        if self._full < nb:
-            self._full += 1
-        self._cur_ms = 0
+            if self._cur_ms >= bm:  # the bucket is full: into the ring (here, not in a
+                nb = _BUCKETS - 1  # function of its own: on MicroPython each is heap)
+                base = self._slot
+                for i in range(self.n):
+                    k = i * nb + base
+                    self._ring_sum[i] += self._cur[i] - self._ring[k]
+                    self._ring[k] = self._cur[i]
+                    self._cur[i] = 0
+                self._slot = base + 1 if base + 1 < nb else 0
+                if self._full < nb:
+                    self._full += 1
+                self._cur_ms = 0
 
     def occupancy_permille(self, i, now_ms):
         """Share of the last window (or of the time since the first sample, if shorter) that

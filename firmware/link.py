@@ -57,7 +57,7 @@ class LinkState:
     def _go(self, event):
         nxt = _NEXT[2 * self._state + event]
         if nxt == _NONE:
-            raise ValueError(f"link: no transition from {self._state!r} on {event!r}")
+            raise ValueError("link: no transition", self._state, event)  # a bug
         if (nxt == _UP) != (self._state == _UP):
             self._flips += 1
         self._state = nxt

@@ -38,10 +38,6 @@ _MIN_YELLOW = const(3000)
 _SAT = const(1 << 28)  # stored times never fall further behind than this (ticks.diff range)
 
 
-def _green(c):
-    return c == _G or c == _g
-
-
 class Monitor:
     """Independent safety monitor for one Config, starting from `signals` at `now_ms`."""
 
@@ -61,20 +57,6 @@ class Monitor:
         from .build import monitor
 
         monitor(self, cfg, now_ms, signals)
-
-    def _reset(self, now_ms, signals):
-        if isinstance(signals, str):
-            signals = signals.encode()
-        quiet = True
-        for i in range(self._n):
-            c = signals[i] if i < len(signals) else _F
-            self._last[i] = c
-            self._since[i] = now_ms
-            self._red_at[i] = now_ms  # unknown history: assume red only just began
-            if _green(c):
-                quiet = False
-        # Quiet = start-up or flash: until the first green, dark heads are allowed.
-        self._quiet = quiet
 
     def _fault(self, code, detail):
         self.fault_code = code
@@ -116,25 +98,52 @@ class Monitor:
         for i in range(n):
             new = signals[i]
             old = last[i]
+            gn = new == _G or new == _g  # green (G and g count as one)
+            go = old == _G or old == _g
             if new != _F:
                 all_f = False
-            if _green(new):
+            if gn:
                 any_green = True
             if ticks.diff(now_ms, since[i]) > _SAT:
                 since[i] = ticks.add(now_ms, -_SAT)
             if ticks.diff(now_ms, red_at[i]) > _SAT:
                 red_at[i] = ticks.add(now_ms, -_SAT)
-            if new == old or (_green(new) and _green(old)):
+            if new == old or (gn and go):
                 continue
             lasted = ticks.diff(now_ms, since[i])
             if lasted < 0:  # a clock that ran backwards: trust nothing measured
                 lasted = 0
-            code = self._transition(i, old, new, lasted)
-            if code:
-                return code
+            # the transition old -> new after `lasted` ms in old (flash is the safe state)
+            name = names[i]
+            if new == _F:
+                pass
+            elif new == _O:
+                if not self._quiet:
+                    return self._fault(_FAULT_DARK, f"dark {name}")
+            elif new == _R:
+                if go:
+                    return self._fault(_FAULT_NO_YELLOW, f"no yellow {name}")
+                need = self._min_yellow[i]
+                if old == _Y and lasted < need:
+                    detail = f"short yellow {name}: {lasted} < {need} ms"
+                    return self._fault(_FAULT_SHORT_YELLOW, detail)
+            elif new == _Y:
+                if not go:
+                    detail = f"bad transition {name} {chr(old)}->y"
+                    return self._fault(_FAULT_BAD_TRANSITION, detail)
+                need = cfg.g_min_green[i]
+                if lasted < need:
+                    detail = f"short green {name}: {lasted} < {need} ms"
+                    return self._fault(_FAULT_SHORT_GREEN, detail)
+            elif gn:
+                if old != _R:
+                    detail = f"bad transition {name} {chr(old)}->{chr(new)}"
+                    return self._fault(_FAULT_BAD_TRANSITION, detail)
+            else:
+                return self._fault(_FAULT_BAD_TRANSITION, f"bad signal {name} {chr(new)!r}")
             if new == _R:
                 red_at[i] = now_ms
-            elif _green(new):
+            elif gn:
                 turned_green |= 1 << i
             last[i] = new
             since[i] = now_ms
@@ -156,43 +165,10 @@ class Monitor:
             self._quiet = False
         return 0
 
-    def _transition(self, i, old, new, lasted):
-        """Fault code for group i going old -> new after `lasted` ms in old, else 0."""
-        name = self.cfg.groups[i]
-        if new == _F:
-            return 0  # flash is the safe state
-        if new == _O:
-            if self._quiet:
-                return 0
-            return self._fault(_FAULT_DARK, f"dark {name}")
-        if new == _R:
-            if _green(old):
-                return self._fault(_FAULT_NO_YELLOW, f"no yellow {name}")
-            if old == _Y and lasted < self._min_yellow[i]:
-                need = self._min_yellow[i]
-                detail = f"short yellow {name}: {lasted} < {need} ms"
-                return self._fault(_FAULT_SHORT_YELLOW, detail)
-            return 0
-        if new == _Y:
-            if not _green(old):
-                return self._fault(_FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->y")
-            if lasted < self.cfg.g_min_green[i]:
-                need = self.cfg.g_min_green[i]
-                return self._fault(_FAULT_SHORT_GREEN, f"short green {name}: {lasted} < {need} ms")
-            return 0
-        if _green(new):
-            if old == _R:
-                return 0
-            return self._fault(
-                _FAULT_BAD_TRANSITION, f"bad transition {name} {chr(old)}->{chr(new)}"
-            )
-        return self._fault(_FAULT_BAD_TRANSITION, f"bad signal {name} {chr(new)!r}")
-
 
 def __getattr__(name):
-    """The public names of the fault codes (monitor.FAULT_CONFLICT, ...), for tests and tools."""
-    w = "CONFLICT NO_YELLOW SHORT_YELLOW SHORT_GREEN ALL_RED DARK BAD_TRANSITION".split()
-    for i in range(len(w)):
-        if name == "FAULT_" + w[i]:
-            return i + 1
-    raise AttributeError(f"module 'firmware.monitor' has no attribute {name!r}")
+    """The public names of the fault codes (monitor.FAULT_CONFLICT, ...), for tests and tools:
+    they are in seqnames.py, loaded only when one is asked for."""
+    from .seqnames import public
+
+    return public(name, "monitor")

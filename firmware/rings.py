@@ -74,20 +74,17 @@ _W = const(9)
 class RingSequencer(Sequencer):
     """The dual-ring sequencer; build it with `sequencer.Sequencer(cfg, now_ms)`."""
 
+    # What build.rings sets, then build.sequencer (`__init__` is there: start-up code that
+    # app.main unloads). Annotations only: MicroPython compiles nothing for them.
+    ring: "list[int]"  # per ring r, field k at [r * _W + k]
+    _at: bytearray  # phase p's ring at [p], its barrier group (side) at [n + p]
+    side: int  # the barrier group the rings serve
+    _cross: bool  # a barrier crossing is under way
+
     def __init__(self, cfg, now_ms):
-        rings = cfg.rings
-        self.ring = [0] * (_W * len(rings))
-        n = cfg.n_phases
-        at = bytearray(2 * n)  # phase p's ring at [p], its barrier group (side) at [n + p]
-        for r in range(len(rings)):
-            for s in range(len(rings[r])):
-                for p in rings[r][s]:
-                    at[p] = r
-                    at[n + p] = s
-        self._at = at
-        self.side = 0
-        self._cross = False  # a barrier crossing is under way
-        Sequencer.__init__(self, cfg, now_ms)
+        from .build import rings
+
+        rings(self, cfg, now_ms)
 
     def _enter(self, now_ms):
         if self.state == _GREEN:  # after the start-up all-red: the rings start

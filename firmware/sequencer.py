@@ -328,11 +328,6 @@ class Sequencer:
             self.fault_reason = reason
         return self._go(_E_FAULT, now_ms)
 
-    def ms_in_phase(self, now_ms):
-        """ms since the current phase turned green (or the flash state began when phase is -1),
-        saturating at about 3 days."""
-        return ticks.diff(now_ms, self.phase_start)
-
 
 def __getattr__(name):
     """The public names of the private consts above (sequencer.GREEN, ...) and TransitionError,

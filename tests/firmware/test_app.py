@@ -103,7 +103,7 @@ def test_unload_forgets_the_module_and_its_config_keeps_working():
         app.unload("config")
         assert "firmware.config" not in sys.modules
         assert "config" not in dir(firmware)
-        assert cfg.clearance(1) == 4000 and cfg.groups == ["ns", "ew"]
+        assert cfg.yellow[1] + cfg.all_red[1] == 4000 and cfg.groups == ["ns", "ew"]
         again = _load(two())  # a later import loads the module afresh
         assert sys.modules["firmware.config"] is not saved
         assert type(again) is type(cfg)  # Config lives outside the validator

@@ -62,7 +62,7 @@ def test_load_cross():
     assert cfg.startup_flash == 5000
     assert cfg.startup_all_red == 3000
     assert cfg.max_cycle == 40000 + 4000 + 2000 + 30000 + 3500 + 1500
-    assert cfg.clearance(1) == 5000
+    assert cfg.yellow[1] + cfg.all_red[1] == 5000
 
 
 def test_group_bounds_are_minimum_over_phases():

@@ -16,6 +16,10 @@ def test_a_fresh_config_is_empty():
     assert cfg.groups is not config_data.Config().groups  # no list shared between configs
 
 
-def test_clearance_is_yellow_plus_all_red_of_the_phase():
+def test_the_resident_config_class_keeps_no_code_but_its_constructor():
+    # a Config lives as long as the controller, and on MicroPython a class's methods are heap:
+    # its constructor's body is the validator's (config.blank), unloaded after start-up
+    c = config_data.Config
+    assert [k for k in dir(c) if k[:2] != "__" and callable(getattr(c, k))] == []
     cfg = config.load(four())
-    assert [cfg.clearance(p) for p in range(cfg.n_phases)] == [4000, 6000, 5000, 4000]
+    assert [cfg.yellow[p] + cfg.all_red[p] for p in range(cfg.n_phases)] == [4000, 6000, 5000, 4000]

@@ -522,13 +522,15 @@ def test_private_copies_of_the_codes_match_their_modules():
 
     if sys.implementation.name == "micropython":
         return
-    from firmware import app, build, controller, detectors, monitor, safemode, sequencer
+    from firmware import app, build, controller, detectors, monitor, rings, safemode, sequencer
 
     checked = 0
     # build.py (the start-up code) keeps copies of other modules' private numbers too
     for name, src in (("_BUCKETS", detectors), ("_RX_FRAME", controller),
-                      ("_TELEMETRY_EVERY_MS", controller), ("_MIN_YELLOW", monitor)):  # fmt: skip
+                      ("_TELEMETRY_EVERY_MS", controller), ("_MIN_YELLOW", monitor),
+                      ("_F", monitor), ("_G", monitor), ("_g", monitor)):  # fmt: skip
         assert getattr(build, name) == getattr(src, name), name
+    assert build._RING_W == rings._W
     assert build._OUT_BYTES == controller.OUT_BYTES
     for mod in (controller, safemode, app, sequencer, monitor, build):
         for name in dir(mod):
