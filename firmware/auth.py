@@ -39,31 +39,25 @@ def mac(key, *msg):
     would take heap a check may not have."""
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
-    h = hashlib.sha256()  # inner and outer hash first, while the heap's larger holes are free
-    o = hashlib.sha256()
-    b = bytearray(1)  # the pads and an int's digits go through it byte by byte
+    b = bytearray(1)  # the pads go through it byte by byte
     n = len(key)
-    for i in range(64):
-        b[0] = (key[i] if i < n else 0) ^ 0x36
-        h.update(b)
-        b[0] ^= 0x6A  # 0x36 ^ 0x5C: from ipad to opad
-        o.update(b)
-    for i in range(len(msg)):
-        if i:
-            h.update(b"\n")
-        x = msg[i]
-        if isinstance(x, int):
-            p = 1
-            while p * 10 <= x:
-                p *= 10
-            while p:
-                b[0] = 48 + x // p % 10
-                h.update(b)
-                p //= 10
+    d = None  # the inner hash's digest
+    for pad in (0x36, 0x5C):  # the inner hash, then the outer: one alive at a time, so a
+        h = None  # check needs one free piece of heap for a hash, not two (a collection
+        h = hashlib.sha256()  # frees the inner one for the outer)
+        for i in range(64):
+            b[0] = (key[i] if i < n else 0) ^ pad
+            h.update(b)
+        if d is None:
+            for i in range(len(msg)):
+                if i:
+                    h.update(b"\n")
+                x = msg[i]
+                h.update(b"%d" % x if isinstance(x, int) else x)  # (the digits: a few bytes)
+            d = h.digest()
         else:
-            h.update(x)
-    o.update(h.digest())
-    return o.digest()
+            h.update(d)
+    return h.digest()  # pyright: ignore[reportOptionalMemberAccess]
 
 
 def check(ctl, p, signed):
@@ -125,7 +119,7 @@ def check(ctl, p, signed):
     if ring is None:
         from array import array
 
-        ring = ctl.ring = array("i", [0] * (2 * _RING))
+        ring = ctl.ring = array("i", bytes(8 * _RING))  # (from a list: 144 B more work)
     for i in range(_RING):
         if ring[_RING + i] and ring[i] == c:
             return 0, 0, "replayed"
