@@ -3,17 +3,7 @@
 Importing this package is cheap: Numba and the compiled kernels load on the first call.
 """
 
-from edge.optimizer.api import (
-    DEFAULT_MAX_WORK,
-    Decision,
-    Green,
-    Schedule,
-    WebsterPlan,
-    max_pressure,
-    schedule,
-    warm_up,
-    webster,
-)
+from edge.optimizer.api import DEFAULT_MAX_WORK, max_pressure, schedule, warm_up, webster
 from edge.optimizer.batch import schedule_batch
 from edge.optimizer.clusters import (
     ClusterTable,
@@ -22,6 +12,7 @@ from edge.optimizer.clusters import (
     phase_clusters,
     projected_outflow,
 )
+from edge.optimizer.results import Decision, Green, Schedule, WebsterPlan
 from edge.optimizer.timing import PhaseTiming, phase_timing, timing_from_phases
 
 __all__ = [

@@ -1,32 +1,41 @@
-"""Public optimizer API: validate inputs, convert to arrays, call the kernel.
+"""Public optimizer API: validate inputs (`checks`), convert to arrays, call the kernel, and
+build the result (`results`).
 
 Kernels (and Numba) are imported on the first call, not at import time, so a gateway that
 imports `edge.optimizer` pays nothing until it asks for a decision.
 """
 
+import importlib
 import math
 import threading
-from dataclasses import dataclass, fields
 
 import numpy as np
 
+from edge.optimizer.checks import (
+    float_vector,
+    int_index,
+    per_phase,
+    phase_table,
+    schedule_args,
+    seconds,
+    timing_array,
+)
 from edge.optimizer.clusters import ClusterTable, checked_rows
-from edge.optimizer.timing import PhaseTiming, as_vector
+from edge.optimizer.results import WebsterPlan, schedule_from
 
 DEFAULT_MAX_WORK = 8192  # DP budget (states x clusters): clusters are merged until it fits
 DEFAULT_CAPACITY = 8  # Pareto entries kept per DP state, at most (fewer for big DPs)
-_kernels = None
+_kernels = {}  # kernel module name -> the module, imported on first use
 _local = threading.local()  # per-thread DP workspace, reused across calls
 
 
-def _k():
-    """The kernels module, imported on first use (Numba import + cache load happen here)."""
-    global _kernels
-    if _kernels is None:
-        from edge.optimizer import kernels
-
-        _kernels = kernels
-    return _kernels
+def _k(name):
+    """Kernel module `name` (e.g. "kernel_plan"), imported on first use (Numba import + cache
+    load happen here)."""
+    mod = _kernels.get(name)
+    if mod is None:
+        mod = _kernels[name] = importlib.import_module("edge.optimizer." + name)
+    return mod
 
 
 def warm_up():
@@ -50,53 +59,6 @@ def warm_up():
     return time.perf_counter() - t0
 
 
-def _float_vector(name, values, *, allow_negative=False):
-    arr = as_vector(name, values)
-    bad = ~np.isfinite(arr) if allow_negative else ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        what = "finite" if allow_negative else "finite and >= 0"
-        raise ValueError(f"{name}[{i}] must be {what}, got {values[i]!r}")
-    return arr
-
-
-def _index(name, value, low, high):
-    """An int in [low, high); bools and floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not low <= value < high:
-        raise ValueError(f"{name} must be in {low}..{high - 1}, got {value!r}")
-    return int(value)
-
-
-def _phase_table(phase_groups, n_groups):
-    """CSR form (ptr, idx) of phase -> signal groups; refuses empty phases and bad indices."""
-    if isinstance(phase_groups, str | bytes) or not hasattr(phase_groups, "__len__"):
-        raise ValueError(
-            f"phase_groups must be a sequence of group-index sequences, got {phase_groups!r}"
-        )
-    if len(phase_groups) == 0:
-        raise ValueError("phase_groups is empty: an intersection needs at least one phase")
-    ptr = [0]
-    idx = []
-    for p, groups in enumerate(phase_groups):
-        if isinstance(groups, str | bytes) or not hasattr(groups, "__len__"):
-            raise ValueError(
-                f"phase_groups[{p}] must be a sequence of group indices, got {groups!r}"
-            )
-        if len(groups) == 0:
-            raise ValueError(f"phase_groups[{p}] has no signal groups: a phase must serve traffic")
-        seen = set()
-        for g in groups:
-            gi = _index(f"phase_groups[{p}] entry", g, 0, n_groups)
-            if gi in seen:
-                raise ValueError(f"phase_groups[{p}] lists group {gi} twice: {groups!r}")
-            seen.add(gi)
-            idx.append(gi)
-        ptr.append(len(idx))
-    return np.array(ptr, dtype=np.int64), np.array(idx, dtype=np.int64)
-
-
 def max_pressure(queues, phase_groups, current=-1, min_switch_gain=0.0, *, downstream=None):
     """Max-pressure (Varaiya) choice of the next phase for an isolated intersection.
 
@@ -109,11 +71,11 @@ def max_pressure(queues, phase_groups, current=-1, min_switch_gain=0.0, *, downs
         pressure is then sum(queues[g] - downstream[g]).
     Returns the phase index. Raises ValueError on bad input.
     """
-    q = _float_vector("queues", queues)
+    q = float_vector("queues", queues)
     if q.size == 0:
         raise ValueError("queues is empty: give one queue estimate per signal group")
-    ptr, idx = _phase_table(phase_groups, q.size)
-    cur = _index("current", current, -1, ptr.size - 1)
+    ptr, idx = phase_table(phase_groups, q.size)
+    cur = int_index("current", current, -1, ptr.size - 1)
     if not (isinstance(min_switch_gain, int | float) and math.isfinite(min_switch_gain)):
         raise ValueError(f"min_switch_gain must be a finite number, got {min_switch_gain!r}")
     if min_switch_gain < 0:
@@ -121,132 +83,18 @@ def max_pressure(queues, phase_groups, current=-1, min_switch_gain=0.0, *, downs
     if downstream is None:
         down = np.zeros_like(q)
     else:
-        down = _float_vector("downstream", downstream)
+        down = float_vector("downstream", downstream)
         if down.size != q.size:
             raise ValueError(
                 f"downstream has {down.size} entries but queues has {q.size}: one per signal group"
             )
     pressures = np.empty(ptr.size - 1, dtype=np.float64)
-    return int(_k()._max_pressure(q, down, ptr, idx, cur, float(min_switch_gain), pressures))
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do now.
-
-    phase: the phase to be green until the next decision (current one, or next_phase when
-        switching); switch: end the current green now (or start next_phase if none is green);
-    next_phase: the phase the plan serves after the current green (-1 if none planned);
-    switch_in_s: when the plan ends the current green (or starts the first one), from now.
-    """
-
-    phase: int
-    switch: bool
-    next_phase: int
-    switch_in_s: float
-
-
-@dataclass(frozen=True)
-class Green:
-    """One green of a plan: [start_s, end_s) from now, then its yellow and all-red."""
-
-    phase: int
-    start_s: float
-    end_s: float
-    clusters: int
-
-
-@dataclass(frozen=True, eq=False)
-class Schedule:
-    """A schedule-driven plan: the decision, the greens, and how each cluster is served.
-
-    green_* arrays describe the plan's greens in order (the `greens` property gives them as
-    Green objects); the first is the running green when a phase is green now.
-    clusters is the table actually planned (cut at the horizon, split and merged to the
-    budget); cluster_start_s / cluster_end_s give each of its rows' service start and finish.
-    states is the DP's size; pruned counts Pareto entries lost to the per-state capacity;
-    tail_veh counts the vehicles of the clusters the DP's budget left to the greedy tail (the
-    latest arrivals, served after the DP's greens by a simple rule); tail_from[p] is the row of
-    `clusters` where phase p's tail starts (its end if it has none). The plan is optimal for
-    `clusters` when pruned == 0 and tail_veh == 0. rollout: the plan is the DP's first one or two
-    greens (after the running green's end) followed by the greedy rule, which beat every plan
-    that serves all the DP's clusters first.
-    """
-
-    decision: Decision
-    delay_veh_s: float
-    green_phase: np.ndarray
-    green_start_s: np.ndarray
-    green_end_s: np.ndarray
-    green_clusters: np.ndarray
-    clusters: ClusterTable
-    cluster_start_s: np.ndarray
-    cluster_end_s: np.ndarray
-    states: int
-    pruned: int
-    tail_veh: float
-    tail_from: np.ndarray
-    rollout: bool
-
-    @property
-    def greens(self):
-        """The plan's greens as Green(phase, start_s, end_s, clusters), in order."""
-        return tuple(
-            Green(int(p), float(a), float(b), int(k))
-            for p, a, b, k in zip(
-                self.green_phase,
-                self.green_start_s,
-                self.green_end_s,
-                self.green_clusters,
-                strict=True,
-            )
-        )
-
-
-@dataclass(frozen=True)
-class WebsterPlan:
-    """A fixed-time plan: cycle and displayed green per phase, phases in index order."""
-
-    cycle_s: float
-    green_s: tuple
-    flow_ratio: tuple
-
-    def decide(self, current, elapsed_s):
-        """Extend `current` until its green time is used, then switch to the next phase."""
-        n = len(self.green_s)
-        cur = _index("current", current, -1, n)
-        elapsed = _seconds("elapsed_s", elapsed_s)
-        if cur < 0:
-            return Decision(0, True, 0, 0.0)
-        nxt = (cur + 1) % n
-        left = max(self.green_s[cur] - elapsed, 0.0)
-        if left > 0.0:
-            return Decision(cur, False, nxt, left)
-        return Decision(nxt, True, nxt, 0.0)
+    return int(
+        _k("kernel_simple")._max_pressure(q, down, ptr, idx, cur, float(min_switch_gain), pressures)
+    )
 
 
 # ---------------------------------------------------------------- Webster
-
-
-def _seconds(name, value, *, positive=False):
-    ok = isinstance(value, int | float | np.floating) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value < 0 or (positive and value == 0):
-        what = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {what}, got {value!r}")
-    return float(value)
-
-
-def _timing(timing, n_phases):
-    if not isinstance(timing, PhaseTiming):
-        raise ValueError(
-            f"timing must be a PhaseTiming from phase_timing(...), got {type(timing).__name__}"
-        )
-    if timing.n_phases != n_phases:
-        raise ValueError(f"timing has {timing.n_phases} phases but there are {n_phases}")
-    return timing.array
 
 
 def webster(
@@ -260,8 +108,8 @@ def webster(
     with L the lost time (start-up lost + yellow + all-red) and Y the sum of flow ratios; green
     is split by flow ratio (evenly at zero demand) and clamped to min/max green.
     """
-    flows = _float_vector("flows_vph", flows_vph)
-    sat = _float_vector("saturation_vph", saturation_vph)
+    flows = float_vector("flows_vph", flows_vph)
+    sat = float_vector("saturation_vph", saturation_vph)
     if flows.size == 0 or sat.size != flows.size:
         raise ValueError(
             f"flows_vph and saturation_vph need one value per signal group, got "
@@ -270,15 +118,15 @@ def webster(
     if not (sat > 0).all():
         i = int(np.flatnonzero(sat <= 0)[0])
         raise ValueError(f"saturation_vph[{i}] must be > 0, got {saturation_vph[i]!r}")
-    ptr, idx = _phase_table(phase_groups, flows.size)
-    tim = _timing(timing, ptr.size - 1)
-    lo = _seconds("cycle_min_s", cycle_min_s, positive=True)
-    hi = _seconds("cycle_max_s", cycle_max_s, positive=True)
+    ptr, idx = phase_table(phase_groups, flows.size)
+    tim = timing_array(timing, ptr.size - 1)
+    lo = seconds("cycle_min_s", cycle_min_s, positive=True)
+    hi = seconds("cycle_max_s", cycle_max_s, positive=True)
     if lo > hi:
         raise ValueError(f"cycle_min_s {cycle_min_s!r} is above cycle_max_s {cycle_max_s!r}")
     ratios = np.empty(ptr.size - 1)
     greens = np.empty(ptr.size - 1)
-    cycle = _k()._webster(flows, sat, ptr, idx, tim, lo, hi, ratios, greens)
+    cycle = _k("kernel_simple")._webster(flows, sat, ptr, idx, tim, lo, hi, ratios, greens)
     return WebsterPlan(float(cycle), tuple(greens.tolist()), tuple(ratios.tolist()))
 
 
@@ -300,27 +148,17 @@ def _workspace(states, cap):
     return ws
 
 
-def _per_phase(name, values, n_phases):
-    arr = _float_vector(name, values)
-    if arr.size != n_phases:
-        raise ValueError(
-            f"{name} has {arr.size} entries but there are {n_phases} phases: "
-            f"one value per phase, got {values!r}"
-        )
-    return arr
-
-
 def _unseen(unseen_rate, unseen_from_s, n_phases, entries):
     """(rates, first arrivals, workspace) for the kernel: zeros and a dummy without unseen
     demand."""
     start = (
         np.zeros(n_phases)
         if unseen_from_s is None
-        else _per_phase("unseen_from_s", unseen_from_s, n_phases)
+        else per_phase("unseen_from_s", unseen_from_s, n_phases)
     )
     if unseen_rate is None:
         return np.zeros(n_phases), start, _NO_WORKSPACE
-    rate = _per_phase("unseen_rate", unseen_rate, n_phases)
+    rate = per_phase("unseen_rate", unseen_rate, n_phases)
     if not (rate > 0.0).any():
         return rate, start, _NO_WORKSPACE
     ws = getattr(_local, "ws_e", None)
@@ -331,73 +169,6 @@ def _unseen(unseen_rate, unseen_from_s, n_phases, entries):
 
 
 _NO_WORKSPACE = np.empty((1, 1))
-
-
-def _check_schedule_args(table, timing, current, elapsed_s, horizon_s, max_work, step_s):
-    tim = _timing(timing, table.n_phases)
-    cur = _index("current", current, -1, table.n_phases)
-    elapsed = _seconds("elapsed_s", elapsed_s)
-    horizon = _seconds("horizon_s", horizon_s, positive=True)
-    if isinstance(max_work, bool) or not isinstance(max_work, int) or max_work < 1:
-        raise ValueError(f"max_work must be an integer >= 1, got {max_work!r}")
-    return tim, cur, elapsed, horizon, _seconds("step_s", step_s)
-
-
-def _frozen(cls, names, values):
-    """cls(**dict(zip(names, values))) for a frozen dataclass, without its generated __init__
-    (one object.__setattr__ per field): a city batch builds thousands of results."""
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(names, values, strict=True))
-    return obj
-
-
-def _decision(g_ph, g_t, g0, n_g, current, switch_at, step):
-    """The decision from the plan's greens g0:g0 + n_g of g_ph/g_t."""
-    if current < 0:
-        nxt = int(g_ph[g0]) if n_g > 0 else -1
-        switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
-        return Decision(nxt if switch else current, switch, nxt, switch_at)
-    # The plan may end the running green and, after its clearance, give the same phase green
-    # again; the firmware refuses a SWITCH to the phase already green, so that is one longer
-    # green: hold, and announce the first other phase and when the last such green ends.
-    g = g0 + 1
-    end = g0 + n_g
-    while g < end and g_ph[g] == current:
-        switch_at = float(g_t[g, 1])
-        g += 1
-    nxt = int(g_ph[g]) if g < end else -1
-    switch = nxt >= 0 and (switch_at <= 0.0 or switch_at < step)
-    if nxt < 0:
-        switch_at = math.inf
-    return Decision(nxt if switch else current, switch, nxt, switch_at)
-
-
-_SCHEDULE = tuple(f.name for f in fields(Schedule))
-
-
-def _result(n, fit_ptr, fit, dp_end, f0, n_g, g_ph, g_t, g_k, g0, cl_t, info, current, step):
-    """A Schedule over the kernel's outputs (fresh arrays of this call: no copies): rows
-    f0:f0 + n of fit and cl_t, greens g0:g0 + n_g of g_ph, g_t, g_k."""
-    if n_g < 0:  # cannot happen for prepared input; a kernel bug if it does
-        raise RuntimeError("the schedule optimiser found no plan serving every cluster")
-    g1, f1 = g0 + n_g, f0 + n
-    values = (  # in the order of Schedule's fields
-        _decision(g_ph, g_t, g0, n_g, current, float(info[1]), step),
-        float(info[0]),
-        g_ph[g0:g1],
-        g_t[g0:g1, 0],
-        g_t[g0:g1, 1],
-        g_k[g0:g1],
-        _frozen(ClusterTable, ("ptr", "rows"), (fit_ptr, fit[f0:f1])),
-        cl_t[f0:f1, 0],
-        cl_t[f0:f1, 1],
-        int(info[3]),
-        int(info[2]),
-        float(info[5]),
-        dp_end,
-        bool(info[6]),
-    )
-    return _frozen(Schedule, _SCHEDULE, values)
 
 
 def schedule(
@@ -440,10 +211,10 @@ def schedule(
         ptr = np.zeros(len(lens) + 1, np.int64)
         np.cumsum(lens, out=ptr[1:])
         table = ClusterTable(ptr, rows)
-    tim, cur, elapsed, horizon, step = _check_schedule_args(
+    tim, cur, elapsed, horizon, step = schedule_args(
         table, timing, current, elapsed_s, horizon_s, max_work, step_s
     )
-    bound = _k()._split_rows(table.ptr, table.rows, tim)
+    bound = _k("kernel_budget")._split_rows(table.ptr, table.rows, tim)
     fit_ptr = np.empty(table.ptr.size, np.int64)
     fit = np.empty((bound, 3))
     dp_end = np.empty(table.n_phases, np.int64)
@@ -456,7 +227,7 @@ def schedule(
     rate, start, ws_e = _unseen(unseen_rate, unseen_from_s, table.n_phases, ws[1].shape[0])
     if not isinstance(cyclic, bool | np.bool_):
         raise ValueError(f"cyclic must be True or False, got {cyclic!r}")
-    n_g = _k()._plan(
+    n_g = _k("kernel_plan")._plan(
         table.ptr,
         table.rows,
         tim,
@@ -481,4 +252,4 @@ def schedule(
     )
     n = int(info[4])
     _workspace(int(info[3]), DEFAULT_CAPACITY)  # big enough next time
-    return _result(n, fit_ptr, fit, dp_end, 0, n_g, g_ph, g_t, g_k, 0, cl_t, info, cur, step)
+    return schedule_from(n, fit_ptr, fit, dp_end, 0, n_g, g_ph, g_t, g_k, 0, cl_t, info, cur, step)

@@ -6,8 +6,9 @@ from itertools import chain
 import numpy as np
 
 from edge.optimizer import api
-from edge.optimizer.api import Decision, Schedule
+from edge.optimizer.checks import schedule_args
 from edge.optimizer.clusters import ClusterTable, cluster_table
+from edge.optimizer.results import Decision, Schedule
 from edge.optimizer.timing import PhaseTiming
 
 PER_CHUNK = 8  # intersections per parallel work item: small enough to balance the threads
@@ -47,7 +48,8 @@ def _tables(problems):
     lens = np.asarray(lens, np.int64)
     ptr = np.empty(lens.size + 1, np.int64)
     packed = np.empty_like(rows)
-    n = api._k()._pack(lens, rows, ptr, packed)  # as clusters.pack_rows, without numpy's sort
+    # as clusters.pack_rows, without numpy's sort
+    n = api._k("kernel_plan")._pack(lens, rows, ptr, packed)
     return np.array(n_phases, np.int64), ptr, packed[:n]
 
 
@@ -74,7 +76,7 @@ def _checked_args(problems, n_ph, horizon_s, max_work, step_s):
             continue
         table = ClusterTable(np.zeros(n + 1, np.int64), np.empty((0, 3)))
         try:
-            tim, cur, el, horizon, step = api._check_schedule_args(
+            tim, cur, el, horizon, step = schedule_args(
                 table, timing, cur, el, horizon_s, max_work, step_s
             )
         except ValueError as exc:
@@ -116,7 +118,7 @@ def schedule_batch(
     owner = np.repeat(np.arange(n_int), n_ph + 1)
     in_ptr = gptr[np.arange(owner.size) - owner] - in_off[owner]
     tim = np.concatenate(tims)
-    kernels = api._k()
+    kernels = api._k("kernel_plan")
     fit_off = np.zeros(n_int + 1, np.int64)
     kernels._split_batch(ph_ptr, in_ptr, in_off, rows, tim, fit_off)
     total = int(fit_off[-1])
@@ -188,14 +190,14 @@ def schedule_batch(
 def _results(
     n_int, ph_ptr, fit_off, fit_ptr, fit, dp_end, cl_t, g_ph, g_t, g_k, info, n_g, curs, step
 ):
-    """One Schedule per intersection, as `api._result` builds it (the same values and types),
-    over the batch's arrays: the decisions come from one kernel call, and every object is
-    built without the frozen dataclasses' per-field `__init__`."""
+    """One Schedule per intersection, as `results.schedule_from` builds it (the same values and
+    types), over the batch's arrays: the decisions come from one kernel call, and every object
+    is built without the frozen dataclasses' per-field `__init__`."""
     g_off = fit_off[:-1] + np.arange(n_int)
     dec_i = np.empty((n_int, 3), np.int64)
     dec_t = np.empty(n_int)
     cur = np.array(curs, np.int64)
-    api._k()._decisions(g_ph, g_t, g_off, n_g, cur, info[:, 1], step, dec_i, dec_t)
+    api._k("kernel_plan")._decisions(g_ph, g_t, g_off, n_g, cur, info[:, 1], step, dec_i, dec_t)
     switch = dec_i[:, 1].astype(bool).tolist()
     g_end = g_off + n_g
     new, schedule_cls, decision_cls, table_cls = object.__new__, Schedule, Decision, ClusterTable
@@ -221,7 +223,7 @@ def _results(
         table = new(table_cls)
         table.__dict__.update(ptr=fit_ptr[p0:p1], rows=fit[f0:f1])
         result = new(schedule_cls)
-        result.__dict__.update(  # every field of Schedule, as `api._result` gives it
+        result.__dict__.update(  # every field of Schedule, as `results.schedule_from` gives it
             decision=decision,
             delay_veh_s=inf[0],
             green_phase=g_ph[g0:g1],

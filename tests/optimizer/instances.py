@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from edge.optimizer import kernels, reference
+from edge.optimizer import kernel_budget, kernel_dp, phase_timing, reference_model
 
 INF = float("inf")
 
@@ -76,7 +76,7 @@ def arrays(inst):
 def run_kernel(
     inst, capacity=8, dp_end=None, rates=None, horizon=INF, rates_from=None, cyclic=False
 ):
-    """Run kernels._schedule on an instance; returns a dict shaped like reference.schedule's.
+    """Run kernel_dp._schedule on an instance; returns a dict shaped like reference.schedule's.
 
     dp_end: per phase, where the rows the DP plans end (default: all rows; the rest are the
     greedy tail). rates, horizon, rates_from: unseen demand per phase (veh/s), the horizon it
@@ -84,7 +84,7 @@ def run_kernel(
     cl_ptr, cl, tim = arrays(inst)
     current, elapsed = inst[5], inst[6]
     ends = cl_ptr[1:].copy() if dp_end is None else np.array(dp_end, np.int64)
-    n_x = kernels._n_states(cl_ptr, ends)
+    n_x = kernel_budget._n_states(cl_ptr, ends)
     n = cl.shape[0]
     ws = (
         np.empty(n_x, np.int64),
@@ -97,7 +97,7 @@ def run_kernel(
     n_ph = tim.shape[0]
     rate = np.zeros(n_ph) if rates is None else np.array(rates, np.float64)
     we = np.empty((n_x * capacity, n_ph))
-    n_g = kernels._schedule(
+    n_g = kernel_dp._schedule(
         cl_ptr,
         ends,
         cl,
@@ -172,7 +172,20 @@ def check_plan(inst, plan, tol=1e-9):
             assert fin <= end + tol, "served after the green ended"
         for j in range(first, first + k):
             assert plan["starts"][j] >= arr[j] - tol, "served before arriving"
-            total += reference.cluster_delay(arr[j], dur[j], cnt[j], hw[p], plan["starts"][j])
+            total += reference_model.cluster_delay(arr[j], dur[j], cnt[j], hw[p], plan["starts"][j])
         served[p] += k
     assert served == n, "not all served"
     assert abs(total - plan["delay"]) <= 1e-7 * max(1.0, total)
+
+
+def api_timing(n=3, **kw):
+    """A PhaseTiming of n phases for the API tests: min green 5, max green 40, yellow 3.5,
+    all-red 1.5, unless `kw` says otherwise."""
+    args = {
+        "min_green_s": [5.0] * n,
+        "max_green_s": [40.0] * n,
+        "yellow_s": 3.5,
+        "all_red_s": 1.5,
+        **kw,
+    }
+    return phase_timing(**args)

@@ -6,9 +6,8 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from edge.optimizer import cluster_table, kernels, phase_timing, schedule, schedule_batch
-from edge.optimizer.api import Decision, Schedule
-from edge.optimizer.clusters import pack_rows
+from edge.optimizer import cluster_table, phase_timing, schedule, schedule_batch
+from edge.optimizer.results import Decision, Schedule
 
 
 def _problems(n, seed=1):
@@ -102,24 +101,6 @@ def test_batch_names_each_kind_of_bad_problem(index, field, value, message):
     problems[index][field] = value
     with pytest.raises(ValueError, match=message):
         schedule_batch([tuple(p) for p in problems])
-
-
-def test_batch_packs_clusters_as_cluster_table_does():
-    """Zero-vehicle rows dropped, each phase sorted by arrival, ties kept in input order."""
-    rng = random.Random(5)
-    lens = [rng.randint(0, 6) for _ in range(40)]
-    rows = np.array(
-        [
-            (rng.choice([0.0, 5.0, rng.uniform(0, 60)]), rng.choice([0.0, 3.0]), rng.choice([0, 2]))
-            for _ in range(sum(lens))
-        ],
-        dtype=np.float64,
-    ).reshape(-1, 3)
-    want_ptr, want_rows = pack_rows(lens, rows)
-    ptr = np.empty(len(lens) + 1, np.int64)
-    out = np.empty_like(rows)
-    n = kernels._pack(np.array(lens, np.int64), rows, ptr, out)
-    assert np.array_equal(ptr, want_ptr) and np.array_equal(out[:n], want_rows)
 
 
 def test_batch_on_one_thread_and_unsorted_input_gives_the_same_plans():
