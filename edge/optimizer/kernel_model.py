@@ -11,11 +11,43 @@ start-up lost time, saturation headway (seconds, seconds per vehicle); `cl` is (
 with arrival, duration, vehicles, grouped by phase through `cl_ptr` (phase p owns rows
 cl_ptr[p]:cl_ptr[p + 1], sorted by arrival).
 
-Numba's on-disk cache checks only the file of the function it caches: after editing a kernel
-that others call from other modules, clear `edge/optimizer/__pycache__` (docs/optimizer.md).
+Numba's on-disk cache checks only the file of the function it caches, and kernels call kernels
+of other modules: `drop_stale_cache` (run on import, before any kernel is compiled) drops every
+kernel's cached code when any kernel file has changed (docs/optimizer.md).
 """
 
+import hashlib
+from pathlib import Path
+
 from numba import njit
+
+STAMP = "kernels.sha256"  # in the cache folder: the hash the cached kernels were compiled from
+
+
+def drop_stale_cache(here: Path = Path(__file__).parent) -> bool:
+    """Delete the kernels' cached code in `here/__pycache__` unless it was compiled from the
+    kernel files as they are now; True if it did. A folder it cannot write is left alone (Numba
+    then caches elsewhere or compiles every run)."""
+    digest = hashlib.sha256()
+    for path in sorted(here.glob("kernel_*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    cache, want = here / "__pycache__", digest.hexdigest()
+    try:
+        if (cache / STAMP).read_text() == want:
+            return False
+    except OSError:
+        pass
+    try:
+        for cached in cache.glob("kernel_*.nb[ic]"):
+            cached.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        (cache / STAMP).write_text(want)
+    except OSError:
+        return False
+    return True
+
+
+drop_stale_cache()
 
 _OPTS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 _INLINE = {**_OPTS, "inline": "always"}  # small helpers, inlined where they are called

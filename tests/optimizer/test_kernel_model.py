@@ -35,3 +35,30 @@ def test_serve_kernel_equals_serve_block():
         delay, fin, st, en = reference_model.serve_block(arr, dur, cnt, first, m, h, slt, gs)
         assert got == (delay, fin)
         assert starts[first : first + m].tolist() == st and ends[first : first + m].tolist() == en
+
+
+def test_drop_stale_cache_keeps_code_of_the_same_sources_and_drops_it_on_any_change(tmp_path):
+    (tmp_path / "kernel_a.py").write_text("A = 1\n")
+    (tmp_path / "kernel_b.py").write_text("B = 1\n")
+    (tmp_path / "reference.py").write_text("R = 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+
+    def cached():
+        for name in ("kernel_a._f-3.py311.nbi", "kernel_a._f-3.py311.1.nbc", "api.cpython-311.pyc"):
+            (cache / name).write_bytes(b"x")
+
+    cached()
+    assert kernel_model.drop_stale_cache(tmp_path)  # no stamp yet: nothing is trusted
+    assert sorted(p.name for p in cache.iterdir()) == ["api.cpython-311.pyc", kernel_model.STAMP]
+    cached()
+    assert not kernel_model.drop_stale_cache(tmp_path)  # same sources: the cache stays
+    assert (cache / "kernel_a._f-3.py311.1.nbc").exists()
+    (tmp_path / "reference.py").write_text("R = 2\n")  # not a kernel: no effect
+    assert not kernel_model.drop_stale_cache(tmp_path)
+    (tmp_path / "kernel_b.py").write_text("B = 2\n")  # the callee's file, not kernel_a's
+    assert kernel_model.drop_stale_cache(tmp_path)
+    assert not (cache / "kernel_a._f-3.py311.nbi").exists()
+    assert not (cache / "kernel_a._f-3.py311.1.nbc").exists()
+    assert (cache / "api.cpython-311.pyc").exists()
+    assert not kernel_model.drop_stale_cache(tmp_path)
