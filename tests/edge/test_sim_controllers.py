@@ -1,153 +1,86 @@
-"""The strategies: clusters from detector views, and the saturation mode."""
+"""The simple strategies (fixed, max-pressure, webster, actuated) and the registry `make`."""
+
+import dataclasses
 
 import pytest
 
 pytest.importorskip("libsumo")
 pytest.importorskip("sumolib")
 
-from edge.sim import controllers, runner, sensing  # noqa: E402
+from edge.sim import CONTROLLERS, controllers, runner, schedule, strategy  # noqa: E402
 from tests.simdata import NET, TWO_WAY, views  # noqa: E402
 
+HOLD, SWITCH = controllers.HOLD, controllers.SWITCH
 
-def _reading(names, entered, sensed_s=10.0, queue=0.0):
-    groups = {
-        n: sensing.GroupView(queue=queue, vehicles=queue, entered=entered, sensed_s=sensed_s)
-        for n in names
+
+def test_make_builds_every_controller_by_name_and_refuses_others():
+    imp = runner.import_lights(str(NET))[0]
+    kinds = {
+        "schedule": schedule.Schedule,
+        "max-pressure": controllers.MaxPressure,
+        "actuated": controllers.Actuated,
+        "webster": controllers.Webster,
+        "fixed": controllers.Fixed,
     }
-    return sensing.Reading(dict.fromkeys(names, False), dict.fromkeys(names, False), groups)
+    assert set(kinds) == set(CONTROLLERS)
+    for name, kind in kinds.items():
+        s = controllers.make(name, imp)
+        assert type(s) is kind and isinstance(s.model, strategy.PhaseModel)
+        assert s.remote is (name != "actuated")
+    with pytest.raises(ValueError, match=r"one of schedule, .*got 'sumo'"):
+        controllers.make("sumo", imp)
 
 
-def test_schedule_clusters_from_detector_views_and_optional_unsensed_flow():
+def test_the_moved_names_are_still_found_here():
+    # importers (runner, coordination, the study's --schedule) know them as controllers.X
+    assert controllers.Schedule is schedule.Schedule
+    assert controllers._BY_NAME["schedule"] is schedule.Schedule
+    assert controllers.PhaseModel is strategy.PhaseModel
+    assert controllers.Strategy is strategy.Strategy
+    assert (controllers.HOLD, controllers.SWITCH) == (1, 2)
+    assert controllers.STARTUP_LOST_S == strategy.STARTUP_LOST_S
+    assert controllers.LANE_HEADWAY_S == strategy.LANE_HEADWAY_S
+
+
+def test_actuated_sends_no_request():
     imp = runner.import_lights(str(NET))[0]
-    names = [g.name for g in imp.intersection.groups]
-    plain = controllers.make("schedule", imp)
-    assert plain.clusters(0.0, _reading(names, 0, queue=2.0)) == [
-        [(0.0, 0.0, 4.0)],  # two groups of two queued vehicles each per phase
-        [(0.0, 0.0, 4.0)],
-    ]
-    beyond = controllers.Schedule(controllers.PhaseModel(imp), beyond_s=30.0)
-    beyond.clusters(0.0, _reading(names, 0))
-    out = beyond.clusters(120.0, _reading(names, 12))  # 24 veh per phase in 120 s: 720 veh/h
-    assert out == [[(10.0, 30.0, pytest.approx(6.0))], [(10.0, 30.0, pytest.approx(6.0))]]
+    s = controllers.make("actuated", imp)
+    assert s.decide(0.0, views(imp, queue={"n_thru": 5.0}), 0, 30.0) is None
 
 
-def test_saturation_mode_serves_in_order_until_the_queue_clears():
+def test_fixed_holds_for_the_programs_green_then_switches_in_order():
     imp = runner.import_lights(str(TWO_WAY))[0]
-    names = {ph.name: ph.groups for ph in imp.intersection.phases}
-    s = controllers.make("schedule", imp)
-    p1_group, p3_group, p4_group = names["p1"][0], names["p3"][0], names["p4"][0]
-    # a stretch 70 % full of standing vehicles: saturation mode
-    full = views(imp, queue={p1_group: 14.0, p4_group: 3.0})
-    assert s.decide(0.0, full, 0, 10.0) == (controllers.HOLD, 0) and s.saturated
-    # p1's queue cleared (below one vehicle per group), a vehicle arriving in 2 s: keep going
-    q = {p1_group: 0.0, p4_group: 13.0}
-    assert s.decide(1.0, views(imp, queue=q, arrivals={p1_group: [2.0]}), 0, 30.0) == (
-        controllers.HOLD,
-        0,
-    )
-    # nothing more for p1: the next phase in order with vehicles (p2 and p3 are empty)
-    assert s.decide(2.0, views(imp, queue=q), 0, 31.0) == (controllers.SWITCH, 3)
-    q = {p3_group: 2.0, p4_group: 13.0}
-    assert s.decide(3.0, views(imp, queue=q), 3, 5.0) == (controllers.HOLD, 3)
-    assert s.saturated  # 13 of 20 still above the 0.3 exit
-    # below 0.3 everywhere: back to the optimizer
-    s.decide(4.0, views(imp, queue={p4_group: 5.0}), 3, 6.0)
-    assert not s.saturated and s.last is not None
+    s = controllers.make("fixed", imp)
+    reading = views(imp)
+    assert imp.green_s[0] == 33.0 and imp.green_s[1] == 6.0
+    assert s.decide(0.0, reading, 0, 32.9) == (HOLD, 0)
+    assert s.decide(0.0, reading, 0, 33.0) == (SWITCH, 1)
+    assert s.decide(0.0, reading, 1, 5.9) == (HOLD, 1)
+    assert s.decide(0.0, reading, 3, 6.0) == (SWITCH, 0)  # after the last phase, the first
+    # a program green above max green or below min green is brought inside them
+    s.model.imported = dataclasses.replace(imp, green_s=(100.0, 2.0, 33.0, 6.0))
+    assert s.decide(0.0, reading, 0, 65.9) == (HOLD, 0)
+    assert s.decide(0.0, reading, 0, 66.0) == (SWITCH, 1)  # max green 66 s
+    assert s.decide(0.0, reading, 1, 4.9) == (HOLD, 1)  # min green 5 s
+    assert s.decide(0.0, reading, 1, 5.0) == (SWITCH, 2)
 
 
-def test_a_queue_one_max_green_cannot_clear_counts_once_per_max_green_it_needs():
-    imp = runner.import_lights(str(TWO_WAY))[0]
-    model = controllers.PhaseModel(imp)
-    phases = imp.intersection.phases
-    short = min(range(len(phases)), key=lambda p: phases[p].max_green_s)  # a protected left
-    long_ = max(range(len(phases)), key=lambda p: phases[p].max_green_s)
-    assert phases[short].max_green_s < phases[long_].max_green_s
-    per_group = 10.0
-    q = {g: per_group for p in (short, long_) for g in phases[p].groups}
-    reading = views(imp, queue=q)
-    weighted = controllers.Schedule(model).clusters(0.0, reading)
-    plain = controllers.Schedule(model, overflow_weight=False).clusters(0.0, reading)
-    queued = per_group * len(phases[short].groups)
-    need = controllers.STARTUP_LOST_S + queued * model.headway_s[short]
-    assert need > phases[short].max_green_s  # more than one max green's worth
-    assert plain[short] == [(0.0, 0.0, queued)]
-    assert weighted[short] == [(0.0, 0.0, pytest.approx(queued * need / phases[short].max_green_s))]
-    # a queue its max green clears keeps its count
-    assert weighted[long_] == plain[long_] == [(0.0, 0.0, per_group * len(phases[long_].groups))]
-
-
-def test_unseen_demand_is_the_entry_loop_flow_from_the_zones_reach():
+def test_max_pressure_holds_the_heaviest_phase_and_switches_to_it():
     imp = runner.import_lights(str(NET))[0]
-    names = [g.name for g in imp.intersection.groups]
-    unseen = controllers.Schedule(controllers.PhaseModel(imp), unseen=True)
-    unseen.clusters(0.0, _reading(names, 0))
-    out = unseen.clusters(120.0, _reading(names, 12))  # 24 veh per phase in 120 s: 0.2 veh/s
-    assert out == [[], []]  # no clusters of its own
-    assert unseen.unseen_rate == [pytest.approx(0.2), pytest.approx(0.2)]
-    assert unseen.unseen_from_s == [10.0, 10.0]
-    # zones that see the whole horizon leave nothing unseen
-    unseen.clusters(240.0, _reading(names, 24, sensed_s=200.0))
-    assert unseen.unseen_rate == [0.0, 0.0]
-    off = controllers.make("schedule", imp)
-    off.clusters(120.0, _reading(names, 12))
-    assert off.unseen_rate is None  # off by default: the plan is as without it
+    s = controllers.make("max-pressure", imp)
+    west = views(imp, queue={"w_thru": 6.0, "w_thru_2": 4.0, "n_thru": 1.0})
+    assert s.decide(0.0, west, 0, 10.0) == (SWITCH, 1)
+    assert s.decide(0.0, west, 1, 10.0) == (HOLD, 1)
 
 
-def test_cyclic_plans_every_waiting_phase_in_index_order():
-    imp = runner.import_lights(str(TWO_WAY))[0]
-    phases = imp.intersection.phases
-    # every phase waits (throughs 8 per group, protected lefts 3); no stretch is full
-    q = {g: 8.0 if p % 2 == 0 else 3.0 for p, ph in enumerate(phases) for g in ph.groups}
-    reading = views(imp, queue=q)
-    off = controllers.make("schedule", imp)
-    assert off.cyclic is False  # off by default
-    off.decide(0.0, reading, 0, 30.0)
-    on = controllers.Schedule(controllers.PhaseModel(imp), cyclic=True)
-    on.decide(0.0, reading, 0, 30.0)
-    assert not on.saturated and not off.saturated
-    assert [g.phase for g in off.last.greens] == [0, 2, 1, 3]  # the left phase 1 put off
-    assert [g.phase for g in on.last.greens] == [0, 1, 2, 3]
-
-
-def test_split_running_plans_what_the_remaining_max_green_serves_apart_from_the_rest():
-    imp = runner.import_lights(str(TWO_WAY))[0]
-    model = controllers.PhaseModel(imp)
-    phases = imp.intersection.phases
-    short = min(range(len(phases)), key=lambda p: phases[p].max_green_s)  # a protected left
-    q = {g: 6.0 for g in phases[short].groups}
-    reading = views(imp, queue=q)
-    elapsed = phases[short].max_green_s - 4.0  # 4 s of max green left
-    split = controllers.Schedule(model, overflow_weight=False)
-    assert split.split_running  # on by default
-    plain = controllers.Schedule(model, split_running=False, overflow_weight=False)
-    queued = 6.0 * len(phases[short].groups)
-    assert plain.clusters(0.0, reading, short, elapsed)[short] == [(0.0, 0.0, queued)]
-    fits = 4.0 / model.headway_s[short]
-    first, rest = split.clusters(0.0, reading, short, elapsed)[short]
-    assert first == (0.0, 0.0, pytest.approx(fits, rel=1e-5))
-    assert rest == (0.0, 0.0, pytest.approx(queued - fits, rel=1e-5))
-    # a queue the remaining max green clears, or a phase that is not green, is not split
-    small = views(imp, queue={g: 2.0 for g in phases[short].groups})
-    assert split.clusters(0.0, small, short, 0.0)[short] == [(0.0, 0.0, 2.0 * len(q))]
-    other = (short + 1) % len(phases)
-    assert split.clusters(0.0, reading, other, elapsed)[short] == [(0.0, 0.0, queued)]
-
-
-def test_guard_asks_for_the_phase_the_firmware_would_serve_instead_of_a_refused_skip():
-    imp = runner.import_lights(str(TWO_WAY))[0]
-    phases = imp.intersection.phases
-    n = len(phases)
-    s = controllers.make("schedule", imp)
-    assert s.guard  # on by default
-    waiting = n - 1  # its call is latched while phase 0 is green
-    reading = views(imp, queue={phases[waiting].groups[0]: 1.0})
-    reading.stop[phases[waiting].groups[0]] = True
-    s.decide(0.0, reading, 0, 10.0)
-    before = n - 2  # green just before it: skipping it is fine while it has waited little
-    assert s.calls.target(1.0, before, 0, 10.0) == 0
-    # long after, the firmware's guard would refuse the skip: ask for that phase instead
-    span = sum(ph.max_green_s + ph.yellow_s + ph.all_red_s for ph in phases)
-    assert s.calls.target(span, before, 0, 10.0) == waiting
-    # served: its call is cleared
-    s.decide(span + 1.0, views(imp), waiting, 1.0)
-    assert s.calls.target(span + 2.0, before, 0, 10.0) == 0
+def test_webster_plans_from_counted_flows_and_replans_at_the_cycle_start():
+    imp = runner.import_lights(str(NET))[0]
+    s = controllers.make("webster", imp)
+    first = s.decide(0.0, views(imp, entered=0), 0, 0.0)
+    assert first == (HOLD, 0)  # just started: inside min green
+    plan = s._plan
+    assert s.decide(1.0, views(imp, entered=0), 0, 1.0) == (HOLD, 0)
+    assert s._plan is plan  # same cycle: same plan
+    s.decide(2.0, views(imp, entered=0), 1, 1.0)
+    s.decide(120.0, views(imp, entered=20), 0, 0.0)  # back at phase 0: a new cycle, a new plan
+    assert s._plan is not plan
