@@ -15,16 +15,25 @@ import os
 import queue
 import sys
 import time
-import uuid
 from datetime import datetime
 
+from .ctl_command import command, operator_key
+from .ctl_session import (
+    RETAINED_WAIT_S,
+    SUBACK_S,
+    CtlError,
+    as_json,
+    collect,
+    connect,
+    out,
+    retained_one,
+    topic_base,
+)
+
+# gateway/cli.py takes CtlError and operator_key from here (`gateway run`'s key checks)
+__all__ = ["SIGNED", "CtlError", "add_arguments", "operator_key"]
+
 SIGNED = ("hold", "switch", "preempt", "flash", "clear-flash")
-_RETAINED_WAIT_S = 1.0
-_SUBACK_S = 10.0
-
-
-class CtlError(Exception):
-    """A usage or credentials problem (exit 2)."""
 
 
 # --- the parser -------------------------------------------------------------------------------
@@ -61,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         return p
 
     p = action("status", "show availability, mode, phase, signals and health", _status, True)
-    p.add_argument("--wait", type=float, default=_RETAINED_WAIT_S, metavar="S",
+    p.add_argument("--wait", type=float, default=RETAINED_WAIT_S, metavar="S",
                    help="seconds to collect the retained topics (default 1)")  # fmt: skip
     p = action("watch", "print live signal strings and events until Ctrl-C", _watch, True)
     p.add_argument("--count", type=int, metavar="N", help="stop after N lines")
@@ -72,19 +81,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "timing, 1.. its [[plans]])")  # fmt: skip
     _signing_options(p)
     p = action("history", "show the recent operator commands and their results", _history)
-    p = action("hold", "hold the current green (signed); --release ends the hold", _command)
+    p = action("hold", "hold the current green (signed); --release ends the hold", command)
     p.add_argument("--release", action="store_true", help="release the hold instead")
     _signing_options(p)
-    p = action("switch", "switch to a phase (signed); the controller keeps its bounds", _command)
+    p = action("switch", "switch to a phase (signed); the controller keeps its bounds", command)
     p.add_argument("phase", help="phase name or index")
     _signing_options(p)
     p = action("preempt", "preempt to a phase (signed); the controller keeps its clearances",
-               _command)  # fmt: skip
+               command)  # fmt: skip
     p.add_argument("route", type=int, nargs="?", default=0,
                    help="the preempt phase's index (default 0); 255 ends it")  # fmt: skip
     _signing_options(p)
     for name, what in (("flash", "put the heads in flash"), ("clear-flash", "leave flash")):
-        _signing_options(action(name, f"{what} (signed)", _command))
+        _signing_options(action(name, f"{what} (signed)", command))
     parser.set_defaults(func=_usage(parser))
 
 
@@ -109,104 +118,18 @@ def _usage(parser):
 # --- shared helpers -------------------------------------------------------------------------
 
 
-def operator_key(args) -> tuple[str, bytes]:
-    """(key id, key) from --operator-key FILE or $GREENWAVE_OPERATOR_KEY; never printed."""
-    from .secrets import check_key
-
-    if args.operator_key:
-        try:
-            with open(args.operator_key, encoding="utf-8") as f:
-                text, source = f.read().strip(), args.operator_key
-        except OSError as e:
-            raise CtlError(f"{args.operator_key}: cannot read: {e.strerror or e}") from None
-    elif os.environ.get("GREENWAVE_OPERATOR_KEY"):
-        text, source = os.environ["GREENWAVE_OPERATOR_KEY"].strip(), "$GREENWAVE_OPERATOR_KEY"
-    else:
-        raise CtlError("no operator key: give --operator-key FILE or set GREENWAVE_OPERATOR_KEY")
-    key_id, sep, hex_key = text.partition(":")
-    if not sep or not key_id:
-        raise CtlError(f"{source}: expected KEY_ID:HEX_KEY")
-    key, why = check_key(f"{source}: key {key_id!r}", hex_key)
-    if why:
-        raise CtlError(why)
-    return key_id, key
-
-
-def _password(args) -> str | None:
-    if args.password_file:
-        try:
-            with open(args.password_file, encoding="utf-8") as f:
-                return f.read().strip()
-        except OSError as e:
-            raise CtlError(f"{args.password_file}: cannot read: {e.strerror or e}") from None
-    return os.environ.get("GREENWAVE_PASSWORD")
-
-
-def _connect(args):
-    from .mqtt import Mqtt, Tls, parse_url
-
-    try:
-        _, _, use_tls = parse_url(args.broker)
-    except ValueError as e:
-        raise CtlError(str(e)) from None
-    tls = None
-    if use_tls:
-        tls = Tls(args.ca_file, args.tls_cert, args.tls_key)
-    elif args.ca_file or args.tls_cert:
-        raise CtlError(f"TLS files given but {args.broker!r} is not an mqtts:// URL")
-    m = Mqtt(
-        args.broker, f"greenwave-ctl-{uuid.uuid4().hex[:10]}", None,
-        username=args.user, password=_password(args),
-        protocol=5 if args.mqtt_version == "5" else 4, tls=tls,
-    )  # fmt: skip
-    return m.connect()
-
-
-def _base(args, intersection: str) -> str:
-    from .topics import Topics
-
-    try:
-        if intersection == "+":  # every intersection at the site
-            return Topics(args.site, "any").base.rsplit("/", 1)[0] + "/+"
-        return Topics(args.site, intersection).base
-    except ValueError as e:
-        raise CtlError(str(e)) from None
-
-
-def _collect(args, topics: list[str], wait_s: float) -> list[tuple[str, bytes]]:
-    """The (retained) messages on `topics` that arrive within `wait_s` seconds."""
-    got: queue.Queue = queue.Queue()
-    m = _connect(args)
-    try:
-        for t in topics:
-            m.subscribe(t, lambda topic, payload: got.put((topic, payload)), wait=_SUBACK_S)
-        time.sleep(wait_s)
-    finally:
-        m.close()
-    return [got.get_nowait() for _ in range(got.qsize())]
-
-
-def _json(payload: bytes):
-    try:
-        return json.loads(payload)
-    except ValueError:
-        return payload.decode(errors="replace")
-
-
-def _out(line: str) -> None:
-    print(line, flush=True)
-
-
 # --- actions --------------------------------------------------------------------------------
 
 
 def _status(args) -> int:
     ixs = args.intersections or ["+"]
-    topics = [f"{_base(args, ix)}/{t}" for ix in ixs for t in ("availability", "state", "health")]
+    topics = [
+        f"{topic_base(args, ix)}/{t}" for ix in ixs for t in ("availability", "state", "health")
+    ]
     rows: dict[str, dict] = {}
-    for topic, payload in _collect(args, topics, args.wait):
+    for topic, payload in collect(args, topics, args.wait):
         parts = topic.split("/")
-        rows.setdefault(parts[2], {"intersection": parts[2]})[parts[3]] = _json(payload)
+        rows.setdefault(parts[2], {"intersection": parts[2]})[parts[3]] = as_json(payload)
     for ix in args.intersections:
         rows.setdefault(ix, {"intersection": ix})
     if not rows:
@@ -215,12 +138,12 @@ def _status(args) -> int:
     for name in sorted(rows):
         r = rows[name]
         if args.json:
-            _out(json.dumps(r, sort_keys=True))
+            out(json.dumps(r, sort_keys=True))
             continue
         st, h = r.get("state") or {}, r.get("health") or {}
         phase = "-" if st.get("phase") is None else f"{st['phase']} ({st.get('phase_name')})"
         auth = sum((h.get("auth_failures") or {}).values())
-        _out(f"{name:<16} {r.get('availability', 'unknown'):<8} {st.get('mode', '?'):<8} "
+        out(f"{name:<16} {r.get('availability', 'unknown'):<8} {st.get('mode', '?'):<8} "
              f"phase {phase:<14} {st.get('signals', '?'):<12} queue {h.get('queue_depth', '?')} "
              f"auth failures {auth} link {'up' if h.get('link_up') else 'down?'}")  # fmt: skip
     return 0
@@ -229,11 +152,11 @@ def _status(args) -> int:
 def _watch(args) -> int:
     ixs = args.intersections or ["+"]
     got: queue.Queue = queue.Queue()
-    m = _connect(args)
+    m = connect(args)
     for ix in ixs:
         for t in ("state", "events", "availability"):
-            m.subscribe(f"{_base(args, ix)}/{t}", lambda topic, p: got.put((topic, p)),
-                        wait=_SUBACK_S)  # fmt: skip
+            m.subscribe(f"{topic_base(args, ix)}/{t}", lambda topic, p: got.put((topic, p)),
+                        wait=SUBACK_S)  # fmt: skip
     end = None if args.duration is None else time.monotonic() + args.duration
     lines = 0
     try:
@@ -246,12 +169,12 @@ def _watch(args) -> int:
             except queue.Empty:
                 continue
             _, _, ix, kind = topic.split("/", 3)
-            body = _json(payload)
+            body = as_json(payload)
             lines += 1
             if args.json:
-                _out(json.dumps({"intersection": ix, "topic": kind, "message": body}))
+                out(json.dumps({"intersection": ix, "topic": kind, "message": body}))
             else:
-                _out(_watch_line(ix, kind, body))
+                out(_watch_line(ix, kind, body))
     except KeyboardInterrupt:
         pass
     finally:
@@ -270,117 +193,39 @@ def _watch_line(ix: str, kind: str, body) -> str:
     return f"{now} {ix:<12} {kind} {body}"
 
 
-def _retained_one(args, topic: str, what: str):
-    msgs = _collect(args, [f"{_base(args, args.intersection)}/{topic}"], _RETAINED_WAIT_S)
-    if not msgs:
-        print(f"no {what} for {args.intersection!r} at site {args.site!r} (is its gateway "
-              "running?)", file=sys.stderr)  # fmt: skip
-        return None
-    return _json(msgs[-1][1])
-
-
 def _plan(args) -> int:
     if args.set is not None:
-        return _command(args)
-    plan = _retained_one(args, "plan", "plan")
+        return command(args)
+    plan = retained_one(args, "plan", "plan")
     if plan is None:
         return 1
     if args.json:
-        _out(json.dumps(plan, sort_keys=True))
+        out(json.dumps(plan, sort_keys=True))
         return 0
-    _out(f"{plan['intersection']}: groups {' '.join(plan['groups'])}")
+    out(f"{plan['intersection']}: groups {' '.join(plan['groups'])}")
     k = plan.get("plan", 0)  # a gateway from before plans says no number: its config's timing
     names = plan.get("plans", [])
     others = ", ".join(f"{i} {n}" for i, n in enumerate(["base"] + names))
-    _out(f"plan {k} {plan.get('plan_name') or 'base'} in force (plans: {others})")
-    _out(f"{'#':>2} {'phase':<12} {'groups':<20} min  max  gap  yel  red (s)")
+    out(f"plan {k} {plan.get('plan_name') or 'base'} in force (plans: {others})")
+    out(f"{'#':>2} {'phase':<12} {'groups':<20} min  max  gap  yel  red (s)")
     for p in plan["phases"]:
-        _out(f"{p['index']:>2} {p['name']:<12} {' '.join(p['groups']):<20} "
+        out(f"{p['index']:>2} {p['name']:<12} {' '.join(p['groups']):<20} "
              f"{p['min_green_s']:>4g} {p['max_green_s']:>4g} {p['passage_s']:>4g} "
              f"{p['yellow_s']:>4g} {p['all_red_s']:>4g}")  # fmt: skip
     return 0
 
 
 def _history(args) -> int:
-    h = _retained_one(args, "history", "history")
+    h = retained_one(args, "history", "history")
     if h is None:
         return 1
     for c in h.get("commands", []):
         if args.json:
-            _out(json.dumps(c, sort_keys=True))
+            out(json.dumps(c, sort_keys=True))
         else:
             when = datetime.fromtimestamp(c["t"]).strftime("%Y-%m-%d %H:%M:%S")
-            _out(f"{when} {c['key']:<12} {c['cmd']} {c['arg']} -> {c['result']}")
+            out(f"{when} {c['key']:<12} {c['cmd']} {c['arg']} -> {c['result']}")
     return 0
-
-
-def _resolve_phase(args, phase: str) -> int:
-    if phase.isdigit():
-        return int(phase)
-    plan = _retained_one(args, "plan", "plan to look the phase name up in")
-    names = [p["name"] for p in (plan or {}).get("phases", [])]
-    if phase not in names:
-        raise CtlError(f"phase {phase!r} is not one of {', '.join(names) or 'the known phases'}")
-    return names.index(phase)
-
-
-def _command(args) -> int:
-    from .signing import sign
-
-    name = args.ctl_command
-    arg = 0
-    if name == "hold" and args.release:
-        name = "release"
-    elif name == "switch":
-        arg = _resolve_phase(args, args.phase)
-    elif name == "preempt":
-        arg = args.route
-    elif name == "plan":
-        arg = args.set
-    key_id, key = operator_key(args)
-    base = _base(args, args.intersection)
-    try:
-        payload = sign(key_id, key, args.site, args.intersection, name, arg, now=time.time(),
-                       ttl_s=args.ttl)  # fmt: skip
-    except ValueError as e:
-        raise CtlError(str(e)) from None
-    answers: queue.Queue = queue.Queue()
-    m = _connect(args)
-    try:
-        if m.mqtt5:
-            reply = f"{base}/reply/ctl-{uuid.uuid4().hex[:12]}"
-            correlation = payload["nonce"].encode()
-            m.subscribe(reply, answers.put, full=True, wait=_SUBACK_S)
-            kw = {"response_topic": reply, "correlation": correlation}
-        else:  # 3.1.1: the fixed reply topic; the nonce says which answer is ours
-            m.subscribe(f"{base}/reply/{name}", answers.put, full=True, wait=_SUBACK_S)
-            kw = {}
-        m.publish_confirmed(f"{base}/cmd/{name}", json.dumps(payload), **kw)
-        result = _await_answer(answers, payload["nonce"], args.timeout)
-    finally:
-        m.close()
-    if args.json:
-        _out(json.dumps({"intersection": args.intersection, "cmd": name, "arg": arg,
-                         "nonce": payload["nonce"], "result": result}))  # fmt: skip
-    else:
-        _out(f"{args.intersection}: {name}{'' if name in ('hold', 'release') else f' {arg}'}"
-             f" -> {result}")  # fmt: skip
-    return 0 if result == "ok" else 1
-
-
-def _await_answer(answers: queue.Queue, nonce: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = answers.get(timeout=left)
-        except queue.Empty:
-            break
-        body = _json(msg.payload)
-        if not isinstance(body, dict):
-            continue
-        if msg.correlation == nonce.encode() or body.get("nonce") == nonce:
-            return str(body.get("result"))
-    return f"no answer within {timeout:g} s (is the gateway running?)"
 
 
 def _guarded(func):

@@ -4,31 +4,31 @@ The optimizer proposes, the controller disposes: a decision is a HOLD or SWITCH 
 the firmware checks against its own bounds and answers with an ACK, published on `decision`
 (gateway/requests.py sends the requests and takes the answers).
 
-Telemetry, events and decisions go into the on-disk outbox first and leave it only when the
-broker acknowledges them (QoS 1); rows queued before the current broker connection (an outage, an
-earlier run) are replayed in order with `"historical": true`. A retained `health` message
-says how the gateway is doing every `health_period_s`.
+Here: the gateway's life (start, stop, the loop that reopens the serial port) and one pass of it,
+what each controller frame becomes. Telemetry, events and decisions go into the on-disk outbox
+first and leave it only when the broker acknowledges them (gateway/publishing.py); the timing
+plan in force is gateway/plan_in_force.py. A retained `health` message says how the gateway is
+doing every `health_period_s`.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 
 from firmware import protocol as P
 
 from .commands import Commands
 from .estimator import QueueEstimator
 from .link import LinkError, SerialLink
-from .mqtt import MqttError
-from .outbox import EVENTS, STREAMS, TELEMETRY, Outbox, OutboxFull
+from .outbox import EVENTS, TELEMETRY, Outbox
+from .plan_in_force import PlanInForce
 from .planner import ALGORITHMS
 from .planner import make as make_planner
+from .publishing import Publishing
 from .requests import Requests
 from .signing import Command, Verifier
 from .topics import Topics
@@ -37,13 +37,12 @@ log = logging.getLogger("greenwave.gateway")
 
 _REOPEN_FIRST_S = 0.5
 _REOPEN_MAX_S = 8.0
-_PUMP_BATCH = 200  # rows handed to paho per pass; paho keeps 20 in flight, the rest in memory
 # Seconds from an advance loop to the stop bar: the config has no detector positions yet; this
 # is a loop about 80 m upstream at 50 km/h, and what the demo's traffic model drives.
 ADVANCE_TRAVEL_S = 6.0
 
 
-class Gateway:
+class Gateway(Publishing, PlanInForce):
     """One controller's link, its MQTT topics, and the optimizer loop, in one thread."""
 
     def __init__(
@@ -143,14 +142,6 @@ class Gateway:
         log.info("gateway for %s on %s, topics %s", self.ix.id, self.link.url, self.topics.base)
         return self
 
-    def recall_plan(self) -> None:
-        """Take up the plan in force that the outbox kept from the last run (start())."""
-        k = self.outbox.noted("plan") or 0
-        if 0 < k <= len(self.ix.plans):  # else another config's: this one starts on plan 0
-            self.plan_in_force, self.plan_boot = k, self.outbox.noted("plan_boot")
-            log.info("timing plan %d was in force when this gateway last ran; the controller's "
-                     "heartbeat says whether it has booted since", k)  # fmt: skip
-
     def stop(self) -> None:
         if self.commands is not None:
             self.commands.stop()
@@ -222,155 +213,6 @@ class Gateway:
         if time.monotonic() - self._last_health >= self.health_period_s:
             self.publish_health()
 
-    # the outbox ---------------------------------------------------------------------------
-    def _queue(self, stream: str, topic: str, payload: dict) -> None:
-        """Into the outbox first; `_pump` publishes it. An outbox full of events and decisions
-        (which are never dropped) is an alarm."""
-        try:
-            self.outbox.put(stream, payload, topic=topic)
-        except OutboxFull as e:
-            log.error("ALARM: %s", e)
-            self._publish(self.topics.events, {
-                "session": self.outbox.session, "t": payload.get("t"), "event": "outbox_full",
-                "detail": str(e),
-            }, qos=1)  # fmt: skip
-            self.publish_health()
-            return
-        self._pump()  # now, so topics keep the controller's order (state, then its event)
-
-    def _take_acks(self) -> None:
-        ids = []
-        while True:
-            try:
-                ids.append(self._acked.get_nowait())
-            except queue.Empty:
-                break
-        if ids:
-            self.stats["acked"] += len(ids)
-            self.outbox.ack(*ids)
-
-    def _pump(self) -> None:
-        """Hand the rows paho has not taken yet to it, in order, while the broker is there."""
-        if not self.mqtt.connected:
-            return
-        since = self.mqtt.connected_since or float("inf")
-        for row in self.outbox.pending(_PUMP_BATCH, after=self._handed):
-            payload = row.payload
-            historical = row.session != self.outbox.session or row.ts < since
-            if historical:
-                payload = {**payload, "historical": True}
-            try:
-                self.mqtt.publish(
-                    row.topic, payload, qos=1, on_ack=partial(self._acked.put, row.id)
-                )
-            except MqttError as e:
-                if self.mqtt.connected:
-                    self.stats["publish_failures"] += 1
-                    log.warning("%s", e)
-                return  # the row stays on disk; the next pass tries again, still in order
-            self._handed = row.id
-            if historical:
-                self.stats["replayed"] += 1
-
-    def _republish(self) -> None:
-        """Say the retained state, plan and health again: on a new broker connection (a change
-        during the outage was not published) and when a consumer asks with `cmd/rebirth`."""
-        if self.state is not None:
-            self._publish(self.topics.state, self.state, qos=1, retain=True)
-        self._publish(self.topics.plan, self.plan(), qos=1, retain=True)
-        self._history_sent = None
-        self._last_health = float("-inf")  # and health on this pass
-
-    def plan(self) -> dict:
-        """The timing plan in force: the payload of the retained `plan` topic. `plan` is its
-        number (0: the config's own timing, else [[plans]] entry plan - 1, named `plan_name`),
-        the phases' `max_green_s` the max greens it puts in force, `plans` the plans' names."""
-        k = self.plan_in_force
-        mg = self.ix.plan_max_green_s(k)
-        return {
-            "intersection": self.ix.id,
-            "plan": k,
-            "plan_name": self.ix.plans[k - 1].name if k else None,
-            "plans": [p.name for p in self.ix.plans],
-            "groups": [g.name for g in self.ix.groups],
-            "phases": [
-                {"index": i, "name": p.name, "groups": list(p.groups),
-                 "min_green_s": p.min_green_s, "max_green_s": mg[i],
-                 "passage_s": p.passage_s, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s}
-                for i, p in enumerate(self.ix.phases)
-            ],
-        }  # fmt: skip
-
-    def _plan_changed(self, k: int, boot: int | None) -> None:
-        """Plan k is in force in the controller's boot `boot`: kept in the outbox, published
-        when k changes. Plan 0 is every boot's start, whatever the boot."""
-        boot = boot if k else None
-        if (k, boot) != (self.plan_in_force, self.plan_boot):
-            try:
-                self.outbox.note(plan=k, plan_boot=boot)
-            except sqlite3.Error as e:  # a restart would say the older plan; the topic is right
-                log.warning("cannot keep plan %d in the outbox: %s", k, e)
-            self.plan_boot = boot
-        if k != self.plan_in_force:
-            self.plan_in_force = k
-            log.info("timing plan %d in force", k)
-            self._publish(self.topics.plan, self.plan(), qos=1, retain=True)
-
-    def publish_history(self) -> None:
-        """Publish the recent operator commands and their results retained on `history`
-        (from any thread; skipped when nothing changed or the broker is away)."""
-        if self.commands is None or not self.mqtt.connected:
-            return
-        # Read before taking the history lock: paho's thread holds the commands' lock when it
-        # gets here, so taking them in the other order could deadlock the two threads.
-        version, entries = self.commands.snapshot()
-        with self._history_lock:  # two threads answer commands: the newest list goes out last
-            if self._history_sent is not None and version <= self._history_sent:
-                return
-            self._history_sent = version
-            self._publish(self.topics.history, {"commands": entries}, qos=1, retain=True)
-
-    def health(self) -> dict:
-        """How the gateway is doing: the payload of the retained `health` topic."""
-        errors = dict(self.link.decoder.errors)
-        commands = self.commands.health() if self.commands is not None else {}
-        return {
-            "t": round(time.time(), 3),
-            "session": self.outbox.session,
-            "queue_depth": self.outbox.depth(),
-            "queue": {s: self.outbox.depth(s) for s in STREAMS},
-            "oldest_unsent_s": round(self.outbox.oldest_age_s(), 3),
-            "thinned": self.outbox.thinned,
-            "events_refused": self.outbox.refused,
-            "reconnects": self.mqtt.reconnects,
-            "link_up": self.link.up(),
-            "frames_dropped": errors,
-            "crc_errors": errors.get("crc", 0),
-            "publish_failures": self.stats["publish_failures"],
-            "unanswered_commands": self.stats["unanswered"],
-            "controller_auth_refusals": dict(self.controller_auth),
-            **commands,
-        }
-
-    def publish_health(self) -> None:
-        """Publish `health()` retained now (skipped while the broker is away)."""
-        self._last_health = time.monotonic()
-        if self.mqtt.connected:
-            self._publish(self.topics.health, self.health(), qos=1, retain=True)
-
-    def _publish(self, topic: str, payload, **kw) -> None:
-        """Publish; with the broker away, count it and carry on serving the serial side.
-        A retained topic is not even tried then: `_republish` says it on the next connection,
-        so a long outage piles no stale states up in paho's memory."""
-        if kw.get("retain") and not self.mqtt.connected:
-            return
-        try:
-            self.mqtt.publish(topic, payload, **kw)
-        except MqttError as e:
-            self.stats["publish_failures"] += 1
-            # while the broker is away this is expected (the outbox keeps what matters)
-            log.log(logging.WARNING if self.mqtt.connected else logging.DEBUG, "%s", e)
-
     def _on_frame(self, mtype: int, payload: bytes) -> None:
         if mtype == P.T_STATE:
             self._on_state(*P.unpack_state(payload))
@@ -405,26 +247,6 @@ class Gateway:
             self._on_heartbeat(payload)
         else:
             raise ValueError(f"a controller does not send message type {mtype}")
-
-    def _on_heartbeat(self, payload: bytes) -> None:
-        """The controller's boot id tells whether the plan in force is still the one it said ok
-        to: a boot since (one whose EVENT this gateway missed, being down) started on plan 0,
-        and safe and maintenance mode (a bare heartbeat: no app, no plan) end it too."""
-        if not self.plan_in_force:
-            return
-        if len(payload) == 4:
-            log.info("the controller runs no app (safe or maintenance mode): plan 0")
-            self._plan_changed(0, None)
-            return
-        if len(payload) != 12:
-            return  # not a controller's (the link layer counts nothing: neither do we)
-        boot = P.unpack_heartbeat(payload)[1]
-        if self.plan_boot is None:  # the ok came before the first heartbeat: this boot's
-            self._plan_changed(self.plan_in_force, boot)
-        elif boot != self.plan_boot:
-            log.info("the controller has booted since plan %d was put in force: plan 0",
-                     self.plan_in_force)  # fmt: skip
-            self._plan_changed(0, None)
 
     def _on_state(self, mode: int, phase: int, ms: int, signals: str) -> None:
         if len(signals) != len(self.ix.groups):

@@ -10,7 +10,7 @@ session off) with a QoS 1 subscription, so the broker keeps what it accepted for
 own restart. It drops repeats by (session, seq), as docs/gateway.md tells consumers to.
 
 (This replaces the earlier kill -9 test that cut a TCP relay instead of stopping the broker;
-test_service.py keeps the in-process relay-cut tests of the outbox.)
+test_publishing.py keeps the in-process relay-cut tests of the outbox.)
 """
 
 from __future__ import annotations
