@@ -15,7 +15,7 @@ the session, so a consumer sees gaps.
 
 The same file keeps a few small numbers across restarts beside the session counter (`note`,
 `noted`): the timing plan the controller last accepted and the controller boot it belongs to
-(gateway/service.py), so a restarted gateway goes on saying the plan in force.
+(gateway/plan_in_force.py), so a restarted gateway goes on saying the plan in force.
 
 Bound: at most `max_rows` rows. When full, the oldest telemetry row is dropped to make room (for
 new telemetry, a new event or a new decision) and counted in `thinned`. Events and decisions are

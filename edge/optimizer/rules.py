@@ -1,5 +1,5 @@
 """Decision rules around the schedule optimizer that need no particular sensing: the simulator's
-strategy (edge.sim.controllers `Schedule`) and the gateway's (gateway.planner `Schedule`) both
+strategy (edge.sim.schedule `Schedule`) and the gateway's (gateway.planner `Schedule`) both
 apply them, so that what the SUMO study measures is what the gateway ships.
 
 Pure logic over plain numbers (no SUMO, no MQTT, no serial, no clock reads; the caller gives

@@ -40,7 +40,7 @@ def plan_feeds(net, imported, layouts, unseen_m: float = UNSEEN_M) -> list[list[
     as on a 300 m arterial block with 200 m zones) are fed: where the zones reach the upstream
     stop line, the upstream plan adds only its guesses (measured worse on the 2x2 grid).
     """
-    from edge.sim.controllers import PhaseModel
+    from edge.sim.strategy import PhaseModel
 
     models = [PhaseModel(imp) for imp in imported]
     # upstream side: per light, per outgoing edge, per phase: (links onto it, links of the
