@@ -10,7 +10,9 @@ signals change. Controllers:
   controller in the loop, detector data only; `schedule-exact` is schedule fed vehicle
   positions, for measuring what detectors cost; `schedule-exact800` the same over 800 m
   upstream along the vehicles' routes, for measuring what look-ahead is worth: both
-  measurement only, no field sensor gives them);
+  measurement only, no field sensor gives them; `schedule-oracle` (and `schedule-oracleM`)
+  is schedule-exact told the future demand too, `--sensing oracle`: a clairvoyant bound,
+  measurement only; it runs its first pass itself, in the run's temporary directory);
 - `sumo-actuated`, `sumo-delay_based`: plain `sumo` running its own controller types on a program
   built from the same imported intersection (edge.sim.programs), so min/max greens, yellows
   and all-reds are the same as Greenwave's.
@@ -176,9 +178,10 @@ def run_one(
                 violations = 0
             else:
                 name, sensing, reach = controller, "detectors", None
-                head, _, tail = controller.rpartition("-exact")
-                if head and (not tail or tail.isdigit()):  # NAME-exact, NAME-exactMETRES
-                    name, sensing, reach = head, "exact", float(tail) if tail else None
+                for kind in ("exact", "oracle"):  # NAME-exact, NAME-exactMETRES, NAME-oracle...
+                    head, _, tail = controller.rpartition(f"-{kind}")
+                    if head and (not tail or tail.isdigit()):
+                        name, sensing, reach = head, kind, float(tail) if tail else None
                 res = runner.run(
                     runner.SimOptions(
                         net=net,
@@ -242,7 +245,8 @@ def main(argv=None) -> int:
         "--schedule",
         default="",
         metavar="NAME=VALUE,...",
-        help="settings of edge.sim.controllers.Schedule for the schedule runs, e.g. unseen=false",
+        help="settings of edge.sim.controllers.Schedule for the schedule runs (schedule-exact and "
+        "schedule-oracle too; horizon_s also sets the oracle's reach), e.g. unseen=false",
     )
     args = ap.parse_args(argv)
     if args.make_scenarios:

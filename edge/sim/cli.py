@@ -45,18 +45,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls", default="all", help="all (default) or comma-separated light ids")
     p.add_argument(
         "--sensing",
-        choices=("detectors", "exact"),
+        choices=("detectors", "exact", "oracle"),
         default="detectors",
         help="detectors (default): loops and camera zones only; exact: vehicle positions, "
-        "for measuring what detectors cost, never for control in the field",
+        "for measuring what detectors cost, never for control in the field; oracle, "
+        "MEASUREMENT ONLY: exact plus every vehicle not inserted yet (from a first pass of the "
+        "same scenario), for bounding what predicting demand is worth, never a default",
     )
     p.add_argument(
         "--reach",
         type=float,
         default=None,
         metavar="M",
-        help="with --sensing exact only, MEASUREMENT ONLY: vehicles within M metres of the stop "
-        "bar along their routes, through upstream junctions (default: the zones' 200 m); "
+        help="with --sensing exact or oracle only, MEASUREMENT ONLY: vehicles within M metres "
+        "of the stop bar along their routes, through upstream junctions (default: the zones' "
+        "200 m); "
         "for measuring what a longer look-ahead is worth, no field sensor gives it",
     )
     p.add_argument("--api", choices=("libsumo", "traci"), default="libsumo", help=argparse.SUPPRESS)

@@ -4,7 +4,8 @@
 metres of one light's stop bars, upstream through other junctions; `vehicles` lists the
 vehicles on those stretches bound for the light, on the approach lane they will take.
 `edge.sim.sensing.ExactSensing` turns them into the controller's view. It measures what a
-longer look-ahead than the zones' would be worth; no field sensor gives it.
+longer look-ahead than the zones' would be worth; no field sensor gives it. `place` puts a
+vehicle not inserted yet on the approach lane its route takes (`edge.sim.oracle`).
 """
 
 from __future__ import annotations
@@ -130,13 +131,43 @@ def vehicles(
             if pos < st.from_m:
                 continue
             k = len(st.path)
-            options = look.lanes_to[st.path[-1]]
-            nxt = route[i + k] if i + k < len(route) else None
-            lanes = options.get(nxt) or tuple(
-                dict.fromkeys(x for y in options.values() for x in y)
-            )  # the route ends on the approach (or turns where no lane leads): any lane
-            if not lanes:
+            lane = _lane(look, v, st.path[-1], route[i + k] if i + k < len(route) else None)
+            if lane is None:
                 continue
-            lane = lanes[zlib.crc32(v.encode()) % len(lanes)]
             limit = look.speed[st.path[-1]] if st.signalled else None
             yield lane, st.ahead_m + st.length_m - pos, veh.getSpeed(v), limit
+
+
+def _lane(look: LookAhead, v: str, approach: str, nxt: str | None) -> str | None:
+    """The approach lane vehicle `v` takes to `nxt` (one of them, fixed per vehicle)."""
+    options = look.lanes_to[approach]
+    lanes = options.get(nxt) or tuple(
+        dict.fromkeys(x for y in options.values() for x in y)
+    )  # the route ends on the approach (or turns where no lane leads): any lane
+    return lanes[zlib.crc32(v.encode()) % len(lanes)] if lanes else None
+
+
+def place(
+    look: LookAhead, layout: Layout, v: str, route: tuple[str, ...], depart_pos_m: float
+) -> tuple[str, float, float] | None:
+    """(layout lane, metres from the insertion point to its stop bar, the approach's speed
+    limit) of vehicle `v` inserted `depart_pos_m` into the first edge of `route`; None when the
+    route does not come to this light within the look-ahead (`--sensing oracle`)."""
+    first = route[0]
+    if first in look.lanes_to:  # inserted on an approach
+        k, ahead = 1, None
+    else:
+        ways = look.stretches.get(first, {})
+        st = next(
+            (ways[route[:k]] for k in sorted({len(w) for w in ways}) if route[:k] in ways), None
+        )
+        if st is None:
+            return None
+        k, ahead = len(st.path), st.ahead_m + st.length_m - depart_pos_m
+    approach = route[k - 1]
+    lane = _lane(look, v, approach, route[k] if k < len(route) else None)
+    if lane is None:
+        return None
+    if ahead is None:
+        ahead = layout.lanes[lane].pieces[0][2] - depart_pos_m
+    return lane, max(ahead, 0.0), look.speed[approach]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge import safety, sumo_import
 from edge.record import RecordWriter
-from edge.sim import controllers, coordination, lookahead, metrics, sensing, sumo
+from edge.sim import controllers, coordination, lookahead, metrics, oracle, sensing, sumo
 from edge.sim.site import Site
 
 
@@ -40,6 +40,7 @@ class SimOptions:
     sumo_args: str = ""
     record: str | None = None
     tls: str | list[str] = "all"
+    # detectors; exact or oracle (exact + the demand not inserted yet): measurement only
     sensing: str = "detectors"
     # measurement only: exact sensing this far upstream along vehicles' routes (None: the zones)
     reach_m: float | None = None
@@ -90,10 +91,12 @@ def run(opts: SimOptions) -> SimResult:
     """Run one simulation; raises SimError (bad input, SUMO failure)."""
     if opts.controller not in controllers.CONTROLLERS:
         raise SimError(f"--controller must be one of {', '.join(controllers.CONTROLLERS)}")
-    if opts.sensing not in ("detectors", "exact"):
-        raise SimError(f"--sensing must be detectors or exact, got {opts.sensing!r}")
-    if opts.reach_m is not None and (opts.sensing != "exact" or not opts.reach_m > 0):
-        raise SimError(f"--reach ({opts.reach_m!r}) needs --sensing exact and a length over 0 m")
+    if opts.sensing not in ("detectors", "exact", "oracle"):
+        raise SimError(f"--sensing must be detectors, exact or oracle, got {opts.sensing!r}")
+    if opts.reach_m is not None and (opts.sensing == "detectors" or not opts.reach_m > 0):
+        raise SimError(
+            f"--reach ({opts.reach_m!r}) needs --sensing exact or oracle and a length over 0 m"
+        )
     if not opts.end > opts.begin:
         raise SimError(f"--end ({opts.end!r}) must be after --begin ({opts.begin!r})")
     for path in [opts.net, *opts.routes, *opts.additional]:
@@ -104,6 +107,12 @@ def run(opts: SimOptions) -> SimResult:
     layouts = [sensing.plan_layout(net, imp) for imp in imported]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="greenwave-sim-") as tmp:
+        trips = None
+        if opts.sensing == "oracle":  # measurement only: the demand, from a first pass
+            try:
+                trips, _ = oracle.first_pass(opts, tmp)
+            except sumo.SumoError as e:
+                raise SimError(str(e)) from None
         det_file = os.path.join(tmp, "detectors.add.xml")
         Path(det_file).write_text(sensing.additional_xml(layouts), encoding="utf-8")
         stats_file = os.path.join(tmp, "statistics.xml")
@@ -130,7 +139,7 @@ def run(opts: SimOptions) -> SimResult:
         api_name = api.__name__
         record = RecordWriter(opts.record) if opts.record else None
         try:
-            result = _loop(api, opts, imported, layouts, record, net)
+            result = _loop(api, opts, imported, layouts, record, net, trips)
         finally:
             try:
                 api.close()
@@ -147,9 +156,10 @@ def run(opts: SimOptions) -> SimResult:
     return SimResult(delay, teleports, time.perf_counter() - started, violations, stats, api_name)
 
 
-def _loop(api, opts, imported, layouts, record, net=None):
+def _loop(api, opts, imported, layouts, record, net=None, trips=None):
     sites = []
-    oracles = []
+    future = oracle.Future(trips, api) if trips is not None else None
+    checks = []
     strategies = [controllers.make(opts.controller, imp) for imp in imported]
     # No coordination with a look-ahead: it sees the vehicles an upstream plan would announce
     # (from 300 m on, the arterial's roads whole and the approaches behind the neighbours).
@@ -161,27 +171,31 @@ def _loop(api, opts, imported, layouts, record, net=None):
                 strategy.link(feeds, strategies)
     for k, (imp, lay) in enumerate(zip(imported, layouts, strict=True)):
         strategy = strategies[k]
-        if opts.sensing == "exact":
+        if opts.sensing in ("exact", "oracle"):
             far = None
             if opts.reach_m is not None:
                 far = lookahead.plan_look_ahead(net, lay, opts.reach_m)
-            sense = sensing.ExactSensing(lay, api, far)
+            if future is not None:
+                seer = oracle.Clairvoyant(net, lay, future, getattr(strategy, "horizon_s", 120.0))
+                sense = oracle.OracleSensing(lay, api, far, seer)
+            else:
+                sense = sensing.ExactSensing(lay, api, far)
         else:
             sense = sensing.DetectorSensing(lay, sensing.Fence(api))
         site = Site(imp, strategy, sense, opts.begin, seq0=opts.seed * 7919 + k * 104729)
         sites.append(site)
         header = imp.intersection.record_header()
-        oracles.append(safety.SafetyOracle(header))
+        checks.append(safety.SafetyOracle(header))
         if record is not None:
             record.header(imp.intersection)
     progress = _Progress(opts) if opts.progress else None
     try:
         t = api.simulation.getTime()
         while t < opts.end - 1e-9:
-            for site, oracle in zip(sites, oracles, strict=True):
+            for site, check in zip(sites, checks, strict=True):
                 state = site.step(t)
                 for ms, signals in site.take_changes():
-                    oracle.feed(ms / 1000.0, signals)
+                    check.feed(ms / 1000.0, signals)
                     if record is not None:
                         record.change(ms / 1000.0, site.ix.id, signals)
                 if state != site.sumo_state:
@@ -195,7 +209,7 @@ def _loop(api, opts, imported, layouts, record, net=None):
         if progress is not None:
             progress.close()
     stats = {k: sum(s.stats[k] for s in sites) for k in sites[0].stats}
-    violations = [v for o in oracles for v in o.violations]
+    violations = [v for o in checks for v in o.violations]
     return stats, violations
 
 

@@ -30,3 +30,12 @@ def test_cli_reach_is_for_exact_sensing_only(tmp_path, capsys):
     assert "--reach" in capsys.readouterr().err
     assert cli.main([*base, "--sensing", "exact"]) == 0
     assert "(exact, reach 400 m)" in capsys.readouterr().out
+
+
+def test_cli_oracle_sensing_is_offered_and_said(tmp_path, capsys):
+    base = ["sim", "--net", str(NET), "--routes", str(ROUTES), "--end", "60", "--sensing",
+            "oracle", "--tripinfo", str(tmp_path / "t.xml"), "--no-progress"]  # fmt: skip
+    assert cli.main(base) == 0
+    assert "schedule (oracle)" in capsys.readouterr().out
+    assert cli.main([*base, "--reach", "400"]) == 0
+    assert "(oracle, reach 400 m)" in capsys.readouterr().out

@@ -22,7 +22,7 @@ class _Spy:
         return getattr(self._api, name)
 
 
-@pytest.mark.parametrize("mode", ["detectors", "exact"])
+@pytest.mark.parametrize("mode", ["detectors", "exact", "oracle"])
 def test_detector_mode_never_reads_vehicles(tmp_path, monkeypatch, mode):
     spies = []
     real_start = sumo.start
