@@ -197,5 +197,6 @@ def start():
                     detail += "; replay floor 0: " + problem
         unload("config")
         unload("plans")  # loaded by config.py for a config with plans
+        unload("config_options")  # and for one with pedestrian, detector or ring keys
         unload("storage")
     return hal, cfg, mode, detail, maint_s, keys, floor
