@@ -7,7 +7,8 @@ own safety oracle (edge.safety), independently of the firmware's monitor.
 It also plays the board's power and reset logic: the controller's flash is a directory that
 outlives the process; a watchdog expiry or reset (exit codes EXIT_WDT, EXIT_RESET) restarts the
 interpreter with the reset cause set, as a board's register would say; `power_cut` kills it
-with SIGKILL at any instant, shows the heads dark, and powers it up again.
+with SIGKILL at any instant, shows the heads dark, and powers it up again. Starting one
+interpreter (its pipes and environment) is interpreter.py's job.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from edge.safety import SafetyOracle
 from firmware import storage
 
-from .build import build_firmware, tool
+from .interpreter import spawn
 from .serialwire import SerialWire
 
 _PERIOD = 1 << 30
@@ -136,67 +137,32 @@ class EmulatedController:
         return self
 
     def _spawn(self, cause: str) -> None:
-        build = build_firmware()
         clock_spec = self.clock_spec
         if self.clock == "stepped":  # the new process's counter goes on where the last stopped
             clock_spec = f"stepped:{(self.offset_ms + self._base_ms) % _PERIOD}"
-        ctl_r, ctl_w = os.pipe()
-        out_r, out_w = os.pipe()
-        urx_r, urx_w = os.pipe()
-        utx_r, utx_w = os.pipe()
-        os.set_blocking(ctl_r, False)  # MicroPython's read(n) waits for n bytes on a blocking fd
-        os.set_blocking(urx_r, False)
-        child = (ctl_r, out_w, urx_r, utx_w)
-        env = dict(os.environ)
-        env.update(
-            # .frozen holds asyncio and friends; "" is the working directory, the build: module
-            # paths (every module's __file__ is an interned string for good) stay as short as
-            # a board's "firmware/link.mpy", not 60 bytes of this machine's build path each
-            MICROPYPATH=".frozen:",
-            GW_CTL_IN=str(ctl_r),
-            GW_CTL_OUT=str(out_w),
-            GW_UART_IN=str(urx_r),
-            GW_UART_OUT=str(utx_w),
-            GW_CLOCK=clock_spec,
-            GW_FLASH=str(self.flash_dir),
-            GW_HEADS=str(len(self.ix.groups)),
-            GW_RESET_CAUSE=cause,
-            GW_TICK_MS=str(self.tick_ms),
-        )
-        if self.memreport_s:
-            env["GW_MEMREPORT"] = str(self.memreport_s)
-        if self.strap:
-            env["GW_STRAP"] = "1"
-        cmd = [
-            tool("micropython"),
-            "-X",
-            f"heapsize={self.heapsize}",
-            "firmware/main.py",
-        ]
-        self._log.write(f"--- start ({cause}) ---\n".encode())
-        self._log.flush()
         self._reset_at = None
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=build,
-            env=env,
-            pass_fds=child,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        it = spawn(
+            clock_spec=clock_spec,
+            flash_dir=self.flash_dir,
+            heads=len(self.ix.groups),
+            cause=cause,
+            tick_ms=self.tick_ms,
+            heapsize=self.heapsize,
+            log=self._log,
+            memreport_s=self.memreport_s,
+            strap=self.strap,
         )
-        for fd in child:
-            os.close(fd)
+        self._proc = it.proc
         if self._ctl_w is not None:
             os.close(self._ctl_w)
-        self._ctl_w = ctl_w
+        self._ctl_w = it.ctl_w
         if self._wire is None:
-            self._wire = SerialWire(urx_w, utx_r, baud=self.baud, seed=self.seed).start()
+            self._wire = SerialWire(it.urx_w, it.utx_r, baud=self.baud, seed=self.seed).start()
         else:  # the same cable, plugged into the restarted controller
-            self._wire.reattach(urx_w, utx_r)
+            self._wire.reattach(it.urx_w, it.utx_r)
         self._reader = threading.Thread(
             target=self._read_ctl,
-            args=(out_r, self._proc),
+            args=(it.out_r, self._proc),
             daemon=True,
             name=f"rig-{self.ix.id}",
         )
