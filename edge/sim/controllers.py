@@ -16,8 +16,6 @@ class are edge.sim.strategy, and their names are here too, as importers know the
 
 from __future__ import annotations
 
-from collections import deque
-
 from edge.optimizer import max_pressure, webster
 from edge.sim import CONTROLLERS
 from edge.sim.schedule import Schedule
@@ -27,6 +25,7 @@ from edge.sim.strategy import (
     LANE_SATURATION_VPH,
     STARTUP_LOST_S,
     SWITCH,
+    FlowRate,
     PhaseModel,
     Strategy,
 )
@@ -79,23 +78,12 @@ class Webster(Strategy):
     def __init__(self, model: PhaseModel, window_s: float = 900.0):
         super().__init__(model)
         self.window_s = window_s
-        self._history: deque = deque()
+        self._flows = FlowRate(window_s)
         self._plan = None
         self._last = -1
 
-    def _flows(self, now_s, reading):
-        counts = [reading.groups[g].entered for g in self.model.names]
-        self._history.append((now_s, counts))
-        while self._history and self._history[0][0] < now_s - self.window_s:
-            self._history.popleft()
-        t0, c0 = self._history[0]
-        span = now_s - t0
-        if span < 60.0:
-            return [0.0] * len(counts)
-        return [max(c - b, 0) * 3600.0 / span for c, b in zip(counts, c0, strict=True)]
-
     def decide(self, now_s, reading, current, elapsed_s):
-        flows = self._flows(now_s, reading)
+        flows = self._flows(now_s, [reading.groups[g].entered for g in self.model.names])
         if self._plan is None or (current == 0 and self._last != 0):
             sat = [LANE_SATURATION_VPH * self.model.lanes_of[g] for g in self.model.names]
             self._plan = webster(flows, sat, self.model.phase_groups, self.model.timing)

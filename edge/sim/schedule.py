@@ -10,11 +10,9 @@ says what each option measured.
 
 from __future__ import annotations
 
-from collections import deque
-
 from edge.optimizer import flow_cluster, phase_clusters, projected_outflow, schedule
 from edge.optimizer.rules import CallGuard, overflow_weight, split_running
-from edge.sim.strategy import HOLD, STARTUP_LOST_S, SWITCH, PhaseModel, Strategy
+from edge.sim.strategy import HOLD, STARTUP_LOST_S, SWITCH, FlowRate, PhaseModel, Strategy
 
 
 class Schedule(Strategy):
@@ -86,7 +84,7 @@ class Schedule(Strategy):
         self._passed: dict[str, int] = {}
         self._last_call = None
         self._retimed_s = 0.0
-        self._history: deque = deque()
+        self._flows = FlowRate(self.flow_window_s)  # per phase, veh/h in by the entry loops
         self.last = None
         self.last_s = None  # when `last` was planned
 
@@ -94,17 +92,6 @@ class Schedule(Strategy):
         """Coordination: this light's `Feed`s and every light's strategy, in run order."""
         self.feeds = list(feeds)
         self.neighbours = list(neighbours)
-
-    def _flows(self, now_s, entered):
-        """Per phase, veh/h counted in by the entry loops over the last flow_window_s."""
-        self._history.append((now_s, entered))
-        while self._history[0][0] < now_s - self.flow_window_s:
-            self._history.popleft()
-        t0, e0 = self._history[0]
-        span = now_s - t0
-        if span < 60.0:
-            return [0.0] * len(entered)
-        return [max(a - b, 0) * 3600.0 / span for a, b in zip(entered, e0, strict=True)]
 
     def clusters(self, now_s, reading, current=-1, elapsed_s=0.0):
         m = self.model

@@ -3,9 +3,12 @@
 `PhaseModel` holds the per-phase facts of an imported light (which groups a phase serves, its
 lanes, its saturation headway and timing bounds); `Strategy` is the base of every strategy
 (edge.sim.controllers, edge.sim.schedule); HOLD and SWITCH are the requests they make.
+`FlowRate` turns cumulative entry-loop counts into flows over a sliding window.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from edge.optimizer import phase_timing
 
@@ -63,3 +66,22 @@ class Strategy:
     def decide(self, now_s, reading, current, elapsed_s):
         """-> (HOLD, current) or (SWITCH, phase), or None for no request."""
         raise NotImplementedError
+
+
+class FlowRate:
+    """Veh/h per entry from cumulative counts over the last `window_s` (zeros until 60 s of
+    counts are in the window)."""
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self._history: deque = deque()
+
+    def __call__(self, now_s, counts) -> list[float]:
+        self._history.append((now_s, counts))
+        while self._history[0][0] < now_s - self.window_s:
+            self._history.popleft()
+        t0, c0 = self._history[0]
+        span = now_s - t0
+        if span < 60.0:
+            return [0.0] * len(counts)
+        return [max(c - b, 0) * 3600.0 / span for c, b in zip(counts, c0, strict=True)]

@@ -40,3 +40,13 @@ def test_the_base_strategy_is_remote_and_decides_nothing_itself():
     assert s.remote
     with pytest.raises(NotImplementedError):
         s.decide(0.0, views(imp), 0, 0.0)
+
+
+def test_flow_rate_is_counts_over_the_window_once_a_minute_is_in_it():
+    rate = strategy.FlowRate(window_s=120.0)
+    assert rate(0.0, [0, 0]) == [0.0, 0.0]
+    assert rate(59.0, [10, 3]) == [0.0, 0.0]  # under 60 s of counts: no figure yet
+    assert rate(60.0, [12, 3]) == [720.0, 180.0]  # 12 and 3 vehicles in 60 s
+    assert rate(120.0, [20, 3]) == [600.0, 90.0]  # from the count at 0 s: 20 and 3 in 120 s
+    # the counts at 0, 59 and 60 s have left the window: from the one at 120 s; never negative
+    assert rate(181.0, [30, 2]) == [10 * 3600.0 / 61.0, 0.0]
